@@ -1,0 +1,5 @@
+"""The ifm-analysis stage tool of the InstanceFormer toolkit."""
+
+from importlib import metadata
+
+__version__ = metadata.version("instanceformer-analysis")

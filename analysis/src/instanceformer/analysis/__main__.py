@@ -1,0 +1,5 @@
+"""Allow ``python -m instanceformer.analysis``."""
+
+from instanceformer.analysis.cli import main
+
+main()

@@ -1,0 +1,5 @@
+"""Allow ``python -m instanceformer.dataprep``."""
+
+from instanceformer.dataprep.cli import main
+
+main()

@@ -1,0 +1,5 @@
+"""Allow ``python -m instanceformer.infer``."""
+
+from instanceformer.infer.cli import main
+
+main()

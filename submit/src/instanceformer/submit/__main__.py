@@ -1,0 +1,5 @@
+"""Allow ``python -m instanceformer.submit``."""
+
+from instanceformer.submit.cli import main
+
+main()

@@ -1,0 +1,5 @@
+"""Allow ``python -m instanceformer.train``."""
+
+from instanceformer.train.cli import main
+
+main()
