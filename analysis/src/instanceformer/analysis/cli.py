@@ -6,7 +6,11 @@ import sys
 
 from instanceformer.core.cli import create_app, run_app
 
-app = create_app("ifm-analysis", "instanceformer-analysis", "Study what a model learned: embeddings, reference points, sampling locations, videos, curves.")
+app = create_app(
+    "ifm-analysis",
+    "instanceformer-analysis",
+    "Study what a model learned: embeddings, reference points, sampling locations, videos, curves.",
+)
 
 
 def main() -> None:

@@ -12,23 +12,13 @@ import platform
 import sys
 import traceback
 from collections.abc import Sequence
-from importlib import metadata
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from instanceformer.core.errors import UserError
-
-TOOLKIT_DISTRIBUTIONS = (
-    "instanceformer-core",
-    "instanceformer-ops",
-    "instanceformer-dataprep",
-    "instanceformer-train",
-    "instanceformer-infer",
-    "instanceformer-submit",
-    "instanceformer-analysis",
-)
+from instanceformer.core.versions import TOOLKIT_DISTRIBUTIONS, distribution_version
 
 _USER_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
@@ -39,14 +29,6 @@ class _CliState:
     """Options of the application callback that the error path needs after the command has run."""
 
     debug = False
-
-
-def distribution_version(distribution: str) -> str:
-    """The installed version of ``distribution``, or ``"not installed"``."""
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def create_app(tool_name: str, distribution: str, help_text: str) -> typer.Typer:
@@ -110,7 +92,9 @@ def environment_table() -> Table:
         from instanceformer import ops
 
         for device_type in ("cpu", "cuda"):
-            table.add_row(f"deformable attention kernel ({device_type})", str(ops.kernel_available(device_type)))
+            table.add_row(
+                f"deformable attention kernel ({device_type})", str(ops.kernel_available(device_type))
+            )
     except (ImportError, AttributeError):
         table.add_row("deformable attention kernel", "instanceformer-ops not importable")
     return table
@@ -130,7 +114,7 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     except (UserError, *_USER_OS_ERRORS) as problem:
         if _CliState.debug:
             traceback.print_exc()
-        error_console.print(f"error: {_one_line(problem)}")
+        error_console.print(f"error: {_one_line(problem)}", soft_wrap=True, markup=False)
         return 2
     return 0
 

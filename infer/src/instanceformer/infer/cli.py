@@ -6,7 +6,9 @@ import sys
 
 from instanceformer.core.cli import create_app, run_app
 
-app = create_app("ifm-infer", "instanceformer-infer", "Run online inference on datasets and videos, and evaluate results.")
+app = create_app(
+    "ifm-infer", "instanceformer-infer", "Run online inference on datasets and videos, and evaluate results."
+)
 
 
 def main() -> None:

@@ -6,7 +6,9 @@ import sys
 
 from instanceformer.core.cli import create_app, run_app
 
-app = create_app("ifm-submit", "instanceformer-submit", "Validate, pack and upload results to the evaluation servers.")
+app = create_app(
+    "ifm-submit", "instanceformer-submit", "Validate, pack and upload results to the evaluation servers."
+)
 
 
 def main() -> None:

@@ -2,11 +2,11 @@
 
 from instanceformer.core.io.atomic import (
     atomic_path,
+    save_torch_atomic,
     write_bytes_atomic,
     write_json_atomic,
     write_text_atomic,
     write_zip_atomic,
-    save_torch_atomic,
 )
 
 __all__ = [

@@ -86,14 +86,16 @@ def write_zip_atomic(destination: str | os.PathLike[str], members: Mapping[str, 
     Members are written in the given order with a fixed timestamp and permissions, so equal inputs give
     byte-identical archives.
     """
-    with atomic_path(destination) as temporary:
-        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-            for name, data in members.items():
-                info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                info.create_system = 3
-                archive.writestr(info, data)
+    with (
+        atomic_path(destination) as temporary,
+        zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive,
+    ):
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            archive.writestr(info, data)
     return Path(destination)
 
 
