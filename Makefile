@@ -11,7 +11,7 @@ INSTALL_INPUTS := requirements.txt requirements-dev.txt $(foreach p,$(PACKAGES),
 PYTEST_ARGS ?=
 DATA ?= data/synth
 
-.PHONY: install test test-slow test-cuda lint ops-cuda bench-ops synth clean help
+.PHONY: install test test-slow test-cuda lint synth clean help
 
 help:
 	@echo "make install     create .venv (Python 3.11), install pinned requirements and all packages editable"
@@ -53,3 +53,8 @@ synth: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build */build */src/*.egg-info .pytest_cache .ruff_cache
+
+.PHONY: demo
+demo: $(STAMP)
+	$(VENV)/bin/ifm-prep synth --out $(DATA)
+	@echo "synthetic dataset: $(DATA)/annotations/instances_{train,valid}.json, frames under $(DATA)/{train,valid}/JPEGImages"
