@@ -1,0 +1,174 @@
+"""Write a synthetic VIS dataset: JPEG frames and YouTube-VIS/OVIS-format ground truth for two splits.
+
+Layout under the output folder::
+
+    train/JPEGImages/<video>/<frame:05d>.jpg      valid/JPEGImages/<video>/<frame:05d>.jpg
+    annotations/instances_train.json              annotations/instances_valid.json
+
+Every video draws from its own random stream, seeded by ``(seed, split, video index)``, so the two
+splits never share a stream and equal arguments give byte-identical files. Every file is written
+atomically; the annotation file of a split is written after all its frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from instanceformer.core.errors import UserError
+from instanceformer.core.io import write_bytes_atomic, write_json_atomic
+from instanceformer.dataprep.synth.annotations import TrackAnnotation, category_records, video_record
+from instanceformer.dataprep.synth.render import JPEG_QUALITY, encode_jpeg, render_frame
+from instanceformer.dataprep.synth.scene import sample_scene
+from instanceformer.dataprep.synth.spec import SynthSpec
+
+SPLITS = ("train", "valid")
+_SPLIT_STREAM_TAGS = {"train": 1, "valid": 2}
+FORMAT_VERSION = 1
+
+ProgressCallback = Callable[[str, int, int], None]
+"""Called after each video with ``(split, videos done over both splits, total videos)``."""
+
+
+@dataclass(frozen=True)
+class SplitSummary:
+    """What was written for one split."""
+
+    split: str
+    num_videos: int
+    num_frames: int  # frames over all videos of the split
+    num_instances: int  # annotation records (tracks)
+    annotation_file: Path
+    frame_root: Path
+    num_bytes: int  # bytes of the split's JPEG frames and annotation file
+
+
+@dataclass(frozen=True)
+class SynthSummary:
+    """What :func:`generate_synthetic_dataset` wrote."""
+
+    out_dir: Path
+    splits: tuple[SplitSummary, ...]
+
+    @property
+    def num_bytes(self) -> int:
+        """Bytes written over all splits."""
+        return sum(split.num_bytes for split in self.splits)
+
+
+def video_rng(seed: int, split: str, video_index: int) -> np.random.Generator:
+    """The random stream of video ``video_index`` of ``split`` for dataset seed ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence([seed, _SPLIT_STREAM_TAGS[split], video_index]))
+
+
+def video_name(split: str, video_index: int) -> str:
+    """The folder name of a video, e.g. ``train_0007``."""
+    return f"{split}_{video_index:04d}"
+
+
+def generate_synthetic_dataset(
+    out_dir: str | Path, spec: SynthSpec, progress: ProgressCallback | None = None
+) -> SynthSummary:
+    """Generate the train and valid splits described by ``spec`` under ``out_dir``.
+
+    Existing files of the same names are replaced; other files in ``out_dir`` are left alone.
+
+    Args:
+        out_dir: the dataset folder (created if missing).
+        spec: sizes, frame size, categories and seed.
+        progress: optional callback, see :data:`ProgressCallback`.
+
+    Returns:
+        A :class:`SynthSummary` with per-split counts and sizes.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"{out_dir}: --out: expected a folder, found a file")
+    counts = {"train": spec.train_videos, "valid": spec.valid_videos}
+    total_videos = sum(counts.values())
+    done = 0
+    summaries = []
+    for split in SPLITS:
+        frame_root = out_dir / split / "JPEGImages"
+        videos: list[dict[str, Any]] = []
+        annotations: list[dict[str, Any]] = []
+        num_bytes = 0
+        for video_index in range(counts[split]):
+            video_id = video_index + 1
+            records, written = _write_video(frame_root, split, video_index, video_id, spec)
+            videos.append(
+                video_record(
+                    video_id, video_name(split, video_index), spec.height, spec.width, spec.num_frames
+                )
+            )
+            for record in records:
+                annotations.append({**record, "id": len(annotations) + 1})
+            num_bytes += written
+            done += 1
+            if progress is not None:
+                progress(split, done, total_videos)
+        annotation_file = out_dir / "annotations" / f"instances_{split}.json"
+        write_json_atomic(annotation_file, _document(split, spec, videos, annotations))
+        num_bytes += annotation_file.stat().st_size
+        summaries.append(
+            SplitSummary(
+                split=split,
+                num_videos=len(videos),
+                num_frames=len(videos) * spec.num_frames,
+                num_instances=len(annotations),
+                annotation_file=annotation_file,
+                frame_root=frame_root,
+                num_bytes=num_bytes,
+            )
+        )
+    return SynthSummary(out_dir=out_dir, splits=tuple(summaries))
+
+
+def _write_video(
+    frame_root: Path, split: str, video_index: int, video_id: int, spec: SynthSpec
+) -> tuple[list[dict[str, Any]], int]:
+    """Render and write one video's frames; return its annotation records (ids 0) and the bytes written."""
+    scene = sample_scene(
+        video_rng(spec.seed, split, video_index),
+        spec.height,
+        spec.width,
+        spec.num_frames,
+        spec.num_categories,
+    )
+    tracks = [TrackAnnotation(obj.category_id, spec.height, spec.width) for obj in scene.objects]
+    folder = frame_root / video_name(split, video_index)
+    written = 0
+    for frame_index in range(spec.num_frames):
+        frame = render_frame(scene, frame_index)
+        jpeg = encode_jpeg(frame.image)
+        write_bytes_atomic(folder / f"{frame_index:05d}.jpg", jpeg)
+        written += len(jpeg)
+        for track, full_mask, visible_mask in zip(tracks, frame.full_masks, frame.visible_masks, strict=True):
+            track.add_frame(full_mask, visible_mask)
+    records = [track.record(0, video_id) for track in tracks if track.is_visible]
+    return records, written
+
+
+def _document(
+    split: str, spec: SynthSpec, videos: list[dict[str, Any]], annotations: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The annotation file's top-level object."""
+    return {
+        "info": {
+            "description": "InstanceFormer toolkit synthetic video instance segmentation dataset",
+            "split": split,
+            "format_version": FORMAT_VERSION,
+            "seed": spec.seed,
+            "num_categories": spec.num_categories,
+            "frame_size": [spec.height, spec.width],
+            "jpeg_quality": JPEG_QUALITY,
+        },
+        "licenses": [],
+        "videos": videos,
+        "annotations": annotations,
+        "categories": category_records(spec.category_names),
+    }
