@@ -1,0 +1,246 @@
+"""The results format of the YouTube-VIS / OVIS evaluation servers.
+
+``results.json`` is a list of tracks ``{"video_id", "category_id", "score", "segmentations"}`` with
+one compressed RLE (``counts`` a string) or ``null`` per frame of the video. The servers take it
+zipped, as a single member ``results.json`` at the root of the archive.
+
+:func:`load_results` checks the structure (FormatError naming the file, the record and the field);
+:func:`check_results_against` lists every problem relative to a dataset without raising, so that a
+validator can report them all.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from instanceformer.core.errors import FormatError
+from instanceformer.core.formats.fields import RecordFields, is_integer, type_name
+from instanceformer.core.formats.jsonfile import parse_json_bytes
+from instanceformer.core.formats.rle import compressed_runs
+from instanceformer.core.formats.video_dataset import VideoDataset
+from instanceformer.core.io import write_bytes_atomic, write_zip_atomic
+
+RESULTS_MEMBER = "results.json"
+_EXAMPLES_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """One predicted track: a category, a confidence score and one mask (or ``None``) per frame.
+
+    ``segmentations`` holds RLE dicts ``{"size": [height, width], "counts": str}`` (compressed, as the
+    servers want; ``counts`` as bytes is accepted and written as a string).
+    """
+
+    video_id: int
+    category_id: int
+    score: float
+    segmentations: tuple[dict[str, Any] | None, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.segmentations, tuple):
+            object.__setattr__(self, "segmentations", tuple(self.segmentations))
+
+    def to_json(self) -> dict[str, Any]:
+        """The track as a JSON object of ``results.json`` (``counts`` bytes become strings)."""
+        return {
+            "video_id": self.video_id,
+            "category_id": self.category_id,
+            "score": float(self.score),
+            "segmentations": [_segmentation_to_json(segmentation) for segmentation in self.segmentations],
+        }
+
+
+def _segmentation_to_json(segmentation: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An RLE dict with ``counts`` as a string and ``size`` as a list, or ``None``."""
+    if segmentation is None:
+        return None
+    counts = segmentation["counts"]
+    if isinstance(counts, bytes):
+        counts = counts.decode("ascii")
+    return {"size": [int(value) for value in segmentation["size"]], "counts": counts}
+
+
+def _parse_segmentation(fields: RecordFields, frame: int, value: Any) -> dict[str, Any] | None:
+    """One per-frame entry: ``null`` or an RLE dict with ``size`` and ``counts`` (structure only)."""
+    field = f"segmentations[{frame}]"
+    if value is None:
+        return None
+    if not isinstance(value, dict) or "size" not in value or "counts" not in value:
+        raise fields.error(
+            field, f"expected an RLE object with 'size' and 'counts' or null, got {type_name(value)}"
+        )
+    size = value["size"]
+    if not isinstance(size, list) or len(size) != 2 or not all(is_integer(v) and v > 0 for v in size):
+        raise fields.error(
+            f"{field}.size", f"expected [height, width] as two positive integers, got {size!r}"
+        )
+    if not isinstance(value["counts"], str | list):
+        raise fields.error(
+            f"{field}.counts", f"expected a string or a list, got {type_name(value['counts'])}"
+        )
+    return value
+
+
+def _parse_track_result(fields: RecordFields) -> TrackResult:
+    """One entry of the results list."""
+    raw_segmentations = fields.list_field("segmentations")
+    return TrackResult(
+        video_id=fields.integer("video_id"),
+        category_id=fields.integer("category_id"),
+        score=fields.number("score"),
+        segmentations=tuple(
+            _parse_segmentation(fields, frame, value) for frame, value in enumerate(raw_segmentations)
+        ),
+    )
+
+
+def parse_results(payload: Any, source: str = "<results>") -> list[TrackResult]:
+    """Build the list of :class:`TrackResult` from parsed JSON (FormatError on a structural problem)."""
+    if not isinstance(payload, list):
+        raise FormatError(
+            source, None, None, f"expected a JSON list of tracks at the top level, got {type_name(payload)}"
+        )
+    return [
+        _parse_track_result(RecordFields(source, f"results[{index}]", raw))
+        for index, raw in enumerate(payload)
+    ]
+
+
+def _read_results_member(path: Path) -> bytes:
+    """The bytes of ``results.json`` in the zip ``path``, which must hold nothing else."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if names != [RESULTS_MEMBER]:
+                listed = ", ".join(names) if names else "nothing"
+                raise FormatError(
+                    path,
+                    None,
+                    None,
+                    f"expected a zip holding only '{RESULTS_MEMBER}' at its root (no folder), "
+                    f"it holds {listed}",
+                )
+            return archive.read(RESULTS_MEMBER)
+    except zipfile.BadZipFile as problem:
+        raise FormatError(path, None, None, f"expected a zip archive: {problem}") from None
+
+
+def load_results(path: str | Path) -> list[TrackResult]:
+    """Load results from ``results.json`` or from a ``.zip`` holding exactly one ``results.json``."""
+    path = Path(path)
+    if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
+        data = _read_results_member(path)
+        source = f"{path} (member {RESULTS_MEMBER})"
+    else:
+        data = path.read_bytes()
+        source = str(path)
+    return parse_results(parse_json_bytes(data, source), source)
+
+
+def results_to_json(results: Iterable[TrackResult]) -> list[dict[str, Any]]:
+    """The JSON list of ``results.json``."""
+    return [result.to_json() for result in results]
+
+
+def _results_bytes(results: Iterable[TrackResult]) -> bytes:
+    """Compact UTF-8 JSON of the results (the exact bytes written to ``results.json``)."""
+    return json.dumps(results_to_json(results), separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def write_results_json(results: Iterable[TrackResult], path: str | Path) -> Path:
+    """Write ``results.json`` atomically (compact JSON, the same bytes as the zip's member)."""
+    return write_bytes_atomic(path, _results_bytes(results))
+
+
+def write_results_zip(results: Iterable[TrackResult], path: str | Path) -> Path:
+    """Write the server zip atomically: one member ``results.json`` at the root, deterministic bytes."""
+    return write_zip_atomic(path, {RESULTS_MEMBER: _results_bytes(results)})
+
+
+def _frame_list(frames: Sequence[int]) -> str:
+    """``"segmentations[0, 3, 7, ...]"`` with at most a few frame indices shown."""
+    shown = ", ".join(str(frame) for frame in frames[:_EXAMPLES_SHOWN])
+    more = ", ..." if len(frames) > _EXAMPLES_SHOWN else ""
+    return f"segmentations[{shown}{more}]"
+
+
+def _masks(count: int, singular_verb: str, plural_verb: str) -> str:
+    """``"1 mask has"`` or ``"3 masks have"``."""
+    return f"1 mask {singular_verb}" if count == 1 else f"{count} masks {plural_verb}"
+
+
+def _segmentation_problems(prefix: str, result: TrackResult, height: int, width: int) -> list[str]:
+    """Problems of one result's masks: wrong size, uncompressed RLE, malformed compressed counts."""
+    wrong_size: list[int] = []
+    sizes_seen: list[list[int]] = []
+    uncompressed: list[int] = []
+    malformed: list[int] = []
+    for frame, segmentation in enumerate(result.segmentations):
+        if segmentation is None:
+            continue
+        size = list(segmentation["size"])
+        if size != [height, width]:
+            wrong_size.append(frame)
+            sizes_seen.append(size)
+            continue
+        counts = segmentation["counts"]
+        if not isinstance(counts, str | bytes):
+            uncompressed.append(frame)
+            continue
+        try:
+            runs = compressed_runs(counts)  # [num_runs]
+        except ValueError:
+            malformed.append(frame)
+            continue
+        if (runs.size and runs.min() < 0) or int(runs.sum()) != height * width:
+            malformed.append(frame)
+    problems = []
+    if wrong_size:
+        problems.append(
+            f"{prefix}: {_masks(len(wrong_size), 'has', 'have')} a size other than the video's "
+            f"[{height}, {width}] ({_frame_list(wrong_size)}, e.g. {sizes_seen[0]})"
+        )
+    if uncompressed:
+        problems.append(
+            f"{prefix}: {_masks(len(uncompressed), 'is', 'are')} uncompressed RLE, the servers want "
+            f"compressed RLE (counts a string) ({_frame_list(uncompressed)})"
+        )
+    if malformed:
+        problems.append(
+            f"{prefix}: {_masks(len(malformed), 'has', 'have')} malformed compressed counts or counts "
+            f"not covering {height}x{width} pixels ({_frame_list(malformed)})"
+        )
+    return problems
+
+
+def check_results_against(results: Sequence[TrackResult], dataset: VideoDataset) -> list[str]:
+    """Every problem of ``results`` relative to ``dataset``, one line each (empty when consistent).
+
+    Reported per track: a video id not in the dataset, a category id not in the dataset, a score outside
+    ``[0, 1]``, a number of frames other than the video's length, masks whose size is not the video's,
+    uncompressed RLE, and malformed compressed counts.
+    """
+    category_ids = set(dataset.category_ids())
+    problems: list[str] = []
+    for index, result in enumerate(results):
+        prefix = f"results[{index}] (video_id {result.video_id})"
+        if not 0.0 <= result.score <= 1.0:
+            problems.append(f"{prefix}: score {result.score} is outside [0, 1]")
+        if result.category_id not in category_ids:
+            problems.append(f"{prefix}: category_id {result.category_id} is not a category of the dataset")
+        if not dataset.has_video(result.video_id):
+            problems.append(f"{prefix}: video_id {result.video_id} is not a video of the dataset")
+            continue
+        video = dataset.video(result.video_id)
+        if len(result.segmentations) != video.length:
+            problems.append(
+                f"{prefix}: {len(result.segmentations)} segmentations, the video has {video.length} frames"
+            )
+        problems.extend(_segmentation_problems(prefix, result, video.height, video.width))
+    return problems
