@@ -68,7 +68,9 @@ def inside_polygon(u: np.ndarray, v: np.ndarray, vertices: np.ndarray) -> np.nda
         if v0 == v1:
             continue
         straddles = (v0 > v) != (v1 > v)
-        crossing_u = u0 + (v - v0) * (u1 - u0) / (v1 - v0)
+        # Nearly horizontal edges can overflow to +-inf; the comparison below still orders correctly.
+        with np.errstate(over="ignore"):
+            crossing_u = u0 + (v - v0) * (u1 - u0) / (v1 - v0)
         inside ^= straddles & (u < crossing_u)
     return inside
 
