@@ -16,7 +16,9 @@ from instanceformer.core.errors import ConfigError
 
 CONFIG_SCHEMA_VERSION = 1
 
-BackboneName = Literal["resnet18", "resnet34", "resnet50", "resnet101", "resnext101_32x8d", "swin_l"]
+BackboneName = Literal[
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnext101_32x8d", "resnext101_64x4d", "swin_l"
+]
 DatasetName = Literal["ytvis19", "ytvis21", "ytvis22", "ovis", "coco", "synth"]
 Activation = Literal["relu", "gelu"]
 Precision = Literal["fp32", "bf16", "fp16"]
@@ -34,16 +36,24 @@ class BackboneConfig:
 
     ``return_strides`` are the feature strides taken from the backbone; one extra level (stride 2x the
     last) is added by a 3x3 stride-2 convolution when ``model.transformer.num_feature_levels`` asks for it.
+    ``frozen_batchnorm`` false trains ordinary BatchNorm; ``group_norm`` replaces it by GroupNorm (for
+    training from scratch with small batches). ``frozen_stages`` freezes the stem and the first k stages.
     """
 
     name: BackboneName = "resnet50"
     weights: str | None = None
     frozen_batchnorm: bool = True
+    group_norm: bool = False
     frozen_stages: int = 1
     return_strides: tuple[int, ...] = (8, 16, 32)
 
     def __post_init__(self) -> None:
         _require(0 <= self.frozen_stages <= 4, "model.backbone.frozen_stages", "an integer in [0, 4]")
+        _require(
+            not (self.group_norm and self.frozen_batchnorm),
+            "model.backbone.group_norm",
+            "false while model.backbone.frozen_batchnorm is true (choose one normalisation)",
+        )
         _require(
             len(self.return_strides) > 0 and all(s in (4, 8, 16, 32) for s in self.return_strides),
             "model.backbone.return_strides",
@@ -131,6 +141,7 @@ class TemporalConfig:
     memory_frames: int = 3
     memory_heads: int = 8
     embedding_dim: int = 256
+    contrastive: bool = True
 
     def __post_init__(self) -> None:
         _require(self.memory_top_k > 0, "model.temporal.memory_top_k", "a positive integer")
@@ -165,6 +176,18 @@ class ModelConfig:
             self.transformer.num_feature_levels <= len(self.backbone.return_strides) + 1,
             "model.transformer.num_feature_levels",
             f"at most len(model.backbone.return_strides) + 1 ({len(self.backbone.return_strides) + 1})",
+        )
+        _require(
+            self.transformer.num_feature_levels >= len(self.backbone.return_strides),
+            "model.transformer.num_feature_levels",
+            f"at least len(model.backbone.return_strides) ({len(self.backbone.return_strides)}): the mask "
+            "branch fuses every backbone level of the encoder memory",
+        )
+        finest_stride = min(self.backbone.return_strides)
+        _require(
+            finest_stride % self.mask_head.mask_stride == 0,
+            "model.mask_head.mask_stride",
+            f"a divisor of the finest backbone stride ({finest_stride})",
         )
 
 

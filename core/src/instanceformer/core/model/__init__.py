@@ -1,0 +1,17 @@
+"""The InstanceFormer model: backbone, deformable transformer, heads and the temporal parts."""
+
+from instanceformer.core.model.backbone import Backbone, load_backbone_weights
+from instanceformer.core.model.instanceformer import InstanceFormer, build_model
+from instanceformer.core.model.outputs import AnalysisOutputs, FrameOutputs, LayerOutputs
+from instanceformer.core.model.state import TrackingState
+
+__all__ = [
+    "AnalysisOutputs",
+    "Backbone",
+    "FrameOutputs",
+    "InstanceFormer",
+    "LayerOutputs",
+    "TrackingState",
+    "build_model",
+    "load_backbone_weights",
+]

@@ -1,0 +1,178 @@
+"""Image backbones (torchvision ResNet / ResNeXt / Swin) returning multi-stride feature maps.
+
+Nothing is downloaded: torchvision constructors get ``weights=None``; ``model.backbone.weights`` names a
+local torchvision-format state dict to load instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision import models
+from torchvision.ops import FrozenBatchNorm2d
+
+from instanceformer.core.config.schema import BackboneConfig
+from instanceformer.core.errors import FormatError, UserError
+from instanceformer.core.model.multiscale import group_norm
+
+RESNET_CHANNELS = {
+    "resnet18": {4: 64, 8: 128, 16: 256, 32: 512},
+    "resnet34": {4: 64, 8: 128, 16: 256, 32: 512},
+}
+BOTTLENECK_CHANNELS = {4: 256, 8: 512, 16: 1024, 32: 2048}
+SWIN_L_CHANNELS = {4: 192, 8: 384, 16: 768, 32: 1536}
+RESNET_STAGES = {4: "layer1", 8: "layer2", 16: "layer3", 32: "layer4"}
+# the published Swin-L backbone: patch 4, window 12, embedding 192, depths 2/2/18/2, heads 6/12/24/48
+SWIN_L_SETTINGS = {
+    "patch_size": [4, 4],
+    "embed_dim": 192,
+    "depths": [2, 2, 18, 2],
+    "num_heads": [6, 12, 24, 48],
+    "window_size": [12, 12],
+}
+# classifier keys of a torchvision checkpoint that a backbone does not use
+CLASSIFIER_PREFIXES = {"resnet": ("fc.",), "swin": ("norm.", "head.")}
+
+
+def _norm_layer(config: BackboneConfig) -> Callable[[int], nn.Module]:
+    if config.frozen_batchnorm:
+        return FrozenBatchNorm2d
+    if config.group_norm:
+        return group_norm
+    return nn.BatchNorm2d
+
+
+class Backbone(nn.Module):
+    """A torchvision classification network cut before its classifier.
+
+    Attributes:
+        body: the torchvision network (state-dict keys as in torchvision, minus the classifier).
+        strides: the strides of the returned maps, increasing.
+        channels: the channels of the returned maps.
+    """
+
+    def __init__(self, config: BackboneConfig):
+        super().__init__()
+        self.name = config.name
+        self.strides = tuple(config.return_strides)
+        self.family = "swin" if config.name == "swin_l" else "resnet"
+        if self.family == "swin":
+            body = models.SwinTransformer(**SWIN_L_SETTINGS)
+            del body.norm, body.head, body.avgpool, body.permute, body.flatten
+            channel_table = SWIN_L_CHANNELS
+            self.output_norms = nn.ModuleList(nn.LayerNorm(channel_table[s]) for s in self.strides)
+        else:
+            constructor = getattr(models, config.name)
+            body = constructor(weights=None, norm_layer=_norm_layer(config))
+            del body.fc, body.avgpool
+            channel_table = RESNET_CHANNELS.get(config.name, BOTTLENECK_CHANNELS)
+            self.output_norms = None
+        self.body = body
+        self.channels = tuple(channel_table[s] for s in self.strides)
+        self.frozen_modules = self._frozen_modules(config.frozen_stages)
+        for module in self.frozen_modules:
+            module.requires_grad_(False)
+        if config.weights is not None:
+            load_backbone_weights(self, config.weights)
+
+    def _frozen_modules(self, frozen_stages: int) -> list[nn.Module]:
+        if frozen_stages == 0:
+            return []
+        if self.family == "swin":
+            # stage i (1-based) is features[2i - 1], preceded by its patch merging features[2i - 2]
+            return [self.body.features[index] for index in range(2 * frozen_stages)]
+        stem = [self.body.conv1, self.body.bn1]
+        return stem + [getattr(self.body, f"layer{stage}") for stage in range(1, frozen_stages + 1)]
+
+    def train(self, mode: bool = True) -> Backbone:
+        """Switch modes, keeping frozen stages in evaluation mode (their statistics stay fixed)."""
+        super().train(mode)
+        for module in self.frozen_modules:
+            module.eval()
+        return self
+
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """``images [batch_size, 3, height, width]`` -> one ``[batch_size, channels_i, height / s_i,
+        width / s_i]`` map per stride ``s_i`` in :attr:`strides` (sizes rounded up)."""
+        if self.family == "swin":
+            return self._swin_forward(images)
+        body = self.body
+        hidden = body.maxpool(body.relu(body.bn1(body.conv1(images))))  # stride 4
+        outputs = []
+        for stride, stage_name in RESNET_STAGES.items():
+            hidden = getattr(body, stage_name)(hidden)
+            if stride in self.strides:
+                outputs.append(hidden)
+            if stride == self.strides[-1]:
+                break
+        return outputs
+
+    def _swin_forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        hidden = images
+        outputs = []
+        for index, block in enumerate(self.body.features):
+            hidden = block(hidden)  # [B, H, W, C] channels last
+            if index % 2 == 1:
+                stride = 4 * 2 ** (index // 2)
+                if stride in self.strides:
+                    normed = self.output_norms[self.strides.index(stride)](hidden)
+                    outputs.append(normed.permute(0, 3, 1, 2).contiguous())
+                if stride == self.strides[-1]:
+                    break
+        return outputs
+
+
+def _read_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
+    if not path.is_file():
+        raise UserError(f"{path}: no such backbone weights file (model.backbone.weights)")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as problem:
+        raise FormatError(path, None, None, f"not a loadable state dict ({type(problem).__name__})") from None
+    for key in ("state_dict", "model"):
+        if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
+            loaded = loaded[key]
+    if not isinstance(loaded, dict) or not all(isinstance(value, torch.Tensor) for value in loaded.values()):
+        raise FormatError(path, None, None, "expected a torchvision state dict of tensors")
+    return loaded
+
+
+def _short_list(keys: list[str], limit: int = 5) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... ({len(keys)} in all)" if len(keys) > limit else "")
+
+
+def load_backbone_weights(backbone: Backbone, path: str | os.PathLike[str]) -> None:
+    """Load a torchvision-format state dict (e.g. ``resnet50-*.pth``) into ``backbone.body``.
+
+    The classifier keys (``fc.*`` for ResNets, ``norm.*``/``head.*`` for Swin) are ignored; any missing
+    key, unexpected key or shape mismatch is an error naming the file and the keys.
+    """
+    path = Path(path)
+    loaded = _read_state_dict(path)
+    prefixes = CLASSIFIER_PREFIXES[backbone.family]
+    wanted = backbone.body.state_dict()
+    kept = {key: value for key, value in loaded.items() if not key.startswith(prefixes)}
+    kept = {key: value for key, value in kept.items() if not key.endswith("num_batches_tracked")}
+    expected = [key for key in wanted if not key.endswith("num_batches_tracked")]
+    missing = [key for key in expected if key not in kept]
+    unexpected = [key for key in kept if key not in wanted]
+    mismatched = [
+        f"{key} {tuple(kept[key].shape)} vs {tuple(wanted[key].shape)}"
+        for key in expected
+        if key in kept and kept[key].shape != wanted[key].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_short_list(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_short_list(unexpected)}")
+    if mismatched:
+        problems.append(f"shape mismatches (file vs {backbone.name}): {_short_list(mismatched)}")
+    if problems:
+        raise FormatError(path, f"{backbone.name} weights", None, "; ".join(problems))
+    backbone.body.load_state_dict(kept, strict=False)

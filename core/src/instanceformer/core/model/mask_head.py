@@ -1,0 +1,149 @@
+"""The mask branch (shared per-pixel features) and the per-instance dynamic convolution."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class MaskBranch(nn.Module):
+    """Fuse the encoder memory of the backbone levels top-down into low-channel mask features.
+
+    From the coarsest level: 3x3 conv + ReLU, nearest upsample to the next finer level, add that level's
+    memory, 3x3 conv + ReLU, ... down to the finest level; then two 3x3 convs (+ ReLU) reduce the
+    channels to ``dynamic_channels``. When ``branch_channels`` differs from ``d_model``, 1x1 lateral
+    convolutions bring the finer levels to ``branch_channels`` before the addition.
+    """
+
+    def __init__(self, d_model: int, branch_channels: int, dynamic_channels: int, num_levels: int):
+        super().__init__()
+        convs = [nn.Conv2d(d_model, branch_channels, kernel_size=3, padding=1)]
+        convs += [nn.Conv2d(branch_channels, branch_channels, 3, padding=1) for _ in range(num_levels - 1)]
+        self.fusion_convs = nn.ModuleList(convs)
+        if branch_channels != d_model:
+            self.laterals = nn.ModuleList(
+                nn.Conv2d(d_model, branch_channels, kernel_size=1) for _ in range(num_levels - 1)
+            )
+        else:
+            self.laterals = None
+        reduced = max(branch_channels // 4, dynamic_channels)
+        self.reduce_convs = nn.ModuleList(
+            (
+                nn.Conv2d(branch_channels, reduced, kernel_size=3, padding=1),
+                nn.Conv2d(reduced, dynamic_channels, kernel_size=3, padding=1),
+            )
+        )
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_uniform_(module.weight, a=1)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, level_maps: list[torch.Tensor]) -> torch.Tensor:
+        """Fuse the levels.
+
+        Args:
+            level_maps: ``[batch_size, d_model, height_l, width_l]`` encoder memory per backbone level,
+                finest first.
+
+        Returns:
+            ``[batch_size, dynamic_channels, height_0, width_0]`` at the finest level's stride.
+        """
+        fused = F.relu(self.fusion_convs[0](level_maps[-1]))
+        finer_levels = list(reversed(level_maps[:-1]))
+        for index, level in enumerate(finer_levels):
+            lateral = level if self.laterals is None else self.laterals[index](level)
+            fused = lateral + F.interpolate(fused, size=level.shape[-2:], mode="nearest")
+            fused = F.relu(self.fusion_convs[index + 1](fused))
+        for conv in self.reduce_convs:
+            fused = F.relu(conv(fused))
+        return fused
+
+
+def dynamic_parameter_sizes(dynamic_channels: int, num_layers: int) -> tuple[list[int], list[int]]:
+    """Weight and bias counts of the dynamic 1x1 convolutions: (C+2)->C, C->C ..., C->1."""
+    inputs = [dynamic_channels + 2] + [dynamic_channels] * (num_layers - 1)
+    outputs = [dynamic_channels] * (num_layers - 1) + [1]
+    return [i * o for i, o in zip(inputs, outputs, strict=True)], outputs
+
+
+def normalised_pixel_centres(
+    height: int, width: int, stride: int, valid_ratios: torch.Tensor
+) -> torch.Tensor:
+    """The centres of a feature map's pixels in units of the unpadded image size.
+
+    Args:
+        height, width: size of the feature map; its pixel ``(i, j)`` covers input pixels centred at
+            ``(stride * j + stride / 2, stride * i + stride / 2)``.
+        stride: the map's stride in input pixels.
+        valid_ratios: ``[batch_size, 2]`` (width, height) valid fraction of the padded input.
+
+    Returns:
+        ``[batch_size, 2, height * width]`` (x, y) of every pixel, row-major.
+    """
+    device, dtype = valid_ratios.device, valid_ratios.dtype
+    pixel_y = torch.arange(height, dtype=dtype, device=device) * stride + stride / 2
+    pixel_x = torch.arange(width, dtype=dtype, device=device) * stride + stride / 2
+    grid_y, grid_x = torch.meshgrid(pixel_y, pixel_x, indexing="ij")  # [h, w]
+    valid_size = valid_ratios * torch.tensor([width * stride, height * stride], dtype=dtype, device=device)
+    pixels = torch.stack((grid_x.flatten(), grid_y.flatten()), dim=0)  # [2, h*w]
+    return pixels[None] / valid_size[:, :, None]  # [B, 2, h*w]
+
+
+def dynamic_mask_logits(
+    mask_features: torch.Tensor,
+    parameters: torch.Tensor,
+    centres: torch.Tensor,
+    valid_ratios: torch.Tensor,
+    feature_stride: int,
+    output_stride: int,
+) -> torch.Tensor:
+    """Run each instance's own small network over the shared mask features.
+
+    The parameters of instance ``n`` are split into the weights of ``num_layers`` 1x1 convolutions,
+    then their biases (layout (C+2)*C, C*C, ..., C*1, C, C, ..., 1). The first layer reads 2 relative
+    coordinates (instance centre minus pixel centre, x then y, in units of the unpadded image size)
+    followed by the C mask-feature channels; ReLU between layers.
+
+    Args:
+        mask_features: ``[batch_size, channels, height, width]`` at ``feature_stride``.
+        parameters: ``[batch_size, num_instances, num_dynamic_parameters]``.
+        centres: ``[batch_size, num_instances, 2]`` (x, y) normalised to the unpadded image.
+        valid_ratios: ``[batch_size, 2]`` (width, height) valid fraction of the padded input.
+        feature_stride: stride of ``mask_features`` (8 by default).
+        output_stride: stride of the returned logits (4 by default); bilinear upsampling bridges the two.
+
+    Returns:
+        ``[batch_size, num_instances, height * f, width * f]`` mask logits with
+        ``f = feature_stride / output_stride``.
+    """
+    batch_size, channels, height, width = mask_features.shape
+    num_instances = parameters.shape[1]
+    num_layers = _num_dynamic_layers(parameters.shape[-1], channels)
+    weight_sizes, bias_sizes = dynamic_parameter_sizes(channels, num_layers)
+    chunks = parameters.split(weight_sizes + bias_sizes, dim=-1)
+    weights, biases = chunks[:num_layers], chunks[num_layers:]
+    pixels = normalised_pixel_centres(height, width, feature_stride, valid_ratios).to(parameters.dtype)
+    first_weight = weights[0].reshape(batch_size, num_instances, bias_sizes[0], channels + 2)
+    coordinate_weight, feature_weight = first_weight[..., :2], first_weight[..., 2:]  # [B, N, out, 2 | C]
+    # W (centre - pixel) + W' features, without materialising per-instance inputs
+    hidden = torch.einsum("bnoc,bcp->bnop", feature_weight, mask_features.flatten(2).to(parameters.dtype))
+    hidden = hidden - torch.einsum("bnoc,bcp->bnop", coordinate_weight, pixels)
+    hidden = hidden + (coordinate_weight @ centres[..., None].to(parameters.dtype)) + biases[0][..., None]
+    for index in range(1, num_layers):
+        hidden = F.relu(hidden)  # [B, N, C, HW]
+        weight = weights[index].reshape(batch_size, num_instances, bias_sizes[index], channels)
+        hidden = weight @ hidden + biases[index][..., None]  # [B, N, out, HW]
+    logits = hidden.reshape(batch_size, num_instances, height, width)
+    factor = feature_stride // output_stride
+    if factor > 1:
+        logits = F.interpolate(logits, scale_factor=factor, mode="bilinear", align_corners=False)
+    return logits
+
+
+def _num_dynamic_layers(num_parameters: int, channels: int) -> int:
+    for num_layers in range(1, 16):
+        weights, biases = dynamic_parameter_sizes(channels, num_layers)
+        if sum(weights) + sum(biases) == num_parameters:
+            return num_layers
+    raise ValueError(f"{num_parameters} dynamic parameters do not fit {channels} mask-feature channels")

@@ -1,0 +1,280 @@
+"""Clip matching and the training losses, checked against independent computations."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from instanceformer.core.config import load_config
+from instanceformer.core.losses import ClipMatcher, build_criterion, supervised_contrastive_loss
+from instanceformer.core.losses.criterion import normalisation_count
+from instanceformer.core.losses.mask_losses import dice_loss, downsample_target_masks, mask_focal_loss
+from instanceformer.core.model.outputs import FrameOutputs
+from instanceformer.core.structures import ClipTargets
+
+LOSS = load_config("tiny-cpu").loss
+
+
+def _random_targets(generator: torch.Generator, num_frames: int, num_instances: int, crowd: bool = False):
+    centres = torch.rand(num_frames, num_instances, 2, generator=generator) * 0.6 + 0.2
+    sizes = torch.rand(num_frames, num_instances, 2, generator=generator) * 0.2 + 0.05
+    present = torch.rand(num_frames, num_instances, generator=generator) > 0.3
+    present[0] = True
+    boxes = torch.cat((centres, sizes), dim=-1) * present[..., None]
+    return ClipTargets(
+        labels=torch.randint(0, 6, (num_instances,), generator=generator),
+        boxes=boxes,
+        masks=torch.zeros(num_frames, num_instances, 8, 8, dtype=torch.bool),
+        present=present,
+        track_ids=torch.arange(num_instances),
+        image_size=(8, 8),
+        video_id=0,
+        frame_indices=torch.arange(num_frames),
+        iscrowd=torch.arange(num_instances) == 0 if crowd else None,
+    )
+
+
+def _random_predictions(generator: torch.Generator, num_frames: int, batch_size: int, num_queries: int):
+    logits = torch.randn(num_frames, batch_size, num_queries, 6, generator=generator)
+    boxes = torch.rand(num_frames, batch_size, num_queries, 4, generator=generator) * 0.5 + 0.1
+    return logits, boxes
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), counts=st.lists(st.integers(0, 5), min_size=1, max_size=4))
+def test_batched_matching_equals_matching_one_clip_at_a_time(seed: int, counts: list[int]) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    targets = [_random_targets(generator, 3, count, crowd=index == 1) for index, count in enumerate(counts)]
+    logits, boxes = _random_predictions(generator, 3, len(counts), 7)
+    matcher = ClipMatcher(LOSS)
+    batched = matcher(logits, boxes, targets)
+    for index, target in enumerate(targets):
+        single = matcher(logits[:, index : index + 1], boxes[:, index : index + 1], [target])[0]
+        assert torch.equal(batched[index].query_indices, single.query_indices)
+        assert torch.equal(batched[index].instance_indices, single.instance_indices)
+        crowd = target.iscrowd.nonzero().flatten().tolist() if target.iscrowd is not None else []
+        assert not set(crowd) & set(batched[index].instance_indices.tolist())
+        assert len(batched[index].query_indices) == target.num_instances - len(crowd)
+
+
+def _giou_numpy(a: np.ndarray, b: np.ndarray) -> float:
+    ax0, ay0, ax1, ay1 = a[0] - a[2] / 2, a[1] - a[3] / 2, a[0] + a[2] / 2, a[1] + a[3] / 2
+    bx0, by0, bx1, by1 = b[0] - b[2] / 2, b[1] - b[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2
+    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    hull = (max(ax1, bx1) - min(ax0, bx0)) * (max(ay1, by1) - min(ay0, by0))
+    return inter / union - (hull - union) / hull
+
+
+def _pair_cost(logits, boxes, target: ClipTargets, query: int, instance: int) -> float:
+    """The clip cost of one pair, written out frame by frame."""
+    total = 0.0
+    alpha, gamma = LOSS.focal_alpha, LOSS.focal_gamma
+    for frame in range(target.num_frames):
+        if not target.present[frame, instance]:
+            continue
+        p = float(torch.sigmoid(logits[frame, 0, query, target.labels[instance]]))
+        class_cost = alpha * (1 - p) ** gamma * -math.log(p + 1e-8) - (1 - alpha) * p**gamma * -math.log(
+            1 - p + 1e-8
+        )
+        predicted = boxes[frame, 0, query].double().numpy()
+        wanted = target.boxes[frame, instance].double().numpy()
+        total += LOSS.match_class_cost * class_cost
+        total += LOSS.match_box_l1_cost * np.abs(predicted - wanted).sum()
+        total -= LOSS.match_box_giou_cost * _giou_numpy(predicted, wanted)
+    return total
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_matching_minimises_the_clip_cost_by_brute_force(seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    target = _random_targets(generator, 3, 3)
+    logits, boxes = _random_predictions(generator, 3, 1, 5)
+    match = ClipMatcher(LOSS)(logits, boxes, [target])[0]
+    found = sum(
+        _pair_cost(logits, boxes, target, q, n)
+        for q, n in zip(match.query_indices.tolist(), match.instance_indices.tolist(), strict=True)
+    )
+    best = min(
+        sum(_pair_cost(logits, boxes, target, q, n) for n, q in enumerate(queries))
+        for queries in itertools.permutations(range(5), 3)
+    )
+    assert found == pytest.approx(best, abs=1e-4)
+
+
+def test_an_object_absent_in_the_first_frame_is_matched_by_the_frames_it_appears_in() -> None:
+    target = ClipTargets(
+        labels=torch.tensor([2]),
+        boxes=torch.tensor([[[0.0, 0.0, 0.0, 0.0]], [[0.7, 0.7, 0.2, 0.2]]]),
+        masks=torch.zeros(2, 1, 8, 8, dtype=torch.bool),
+        present=torch.tensor([[False], [True]]),
+        track_ids=torch.tensor([1]),
+        image_size=(8, 8),
+        video_id=0,
+        frame_indices=torch.arange(2),
+    )
+    logits = torch.zeros(2, 1, 3, 6)
+    boxes = torch.full((2, 1, 3, 4), 0.3)
+    boxes[1, 0, 2] = torch.tensor([0.7, 0.7, 0.2, 0.2])
+    boxes[0, 0, 0] = torch.tensor([0.01, 0.01, 0.01, 0.01])  # would win if frame 0 counted
+    match = ClipMatcher(LOSS)(logits, boxes, [target])[0]
+    assert match.query_indices.tolist() == [2]
+
+
+def _manual_frames(generator: torch.Generator, num_frames: int, num_queries: int) -> list[FrameOutputs]:
+    frames = []
+    for _ in range(num_frames):
+        frames.append(
+            FrameOutputs(
+                logits=torch.randn(1, num_queries, 6, generator=generator).requires_grad_(),
+                boxes=(torch.rand(1, num_queries, 4, generator=generator) * 0.4 + 0.3).requires_grad_(),
+                masks=None,
+                embeddings=torch.randn(1, num_queries, 4, generator=generator).requires_grad_(),
+                decoder_embeddings=torch.randn(1, num_queries, 4, generator=generator),
+                mask_parameters=torch.randn(1, num_queries, 169, generator=generator).requires_grad_(),
+                mask_centres=torch.rand(1, num_queries, 2, generator=generator),
+                mask_features=torch.randn(1, 8, 2, 2, generator=generator),
+                valid_ratios=torch.ones(1, 2),
+                memory_queries=torch.tensor([[0, 1]]),
+                feature_stride=8,
+                mask_stride=4,
+            )
+        )
+    return frames
+
+
+def _focal(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    p = logits.sigmoid()
+    ce = -(targets * torch.log(p) + (1 - targets) * torch.log(1 - p))
+    p_t = p * targets + (1 - p) * (1 - targets)
+    weight = LOSS.focal_alpha * targets + (1 - LOSS.focal_alpha) * (1 - targets)
+    return (weight * ce * (1 - p_t) ** LOSS.focal_gamma).sum()
+
+
+def test_absent_frames_are_no_object_and_carry_no_box_or_mask_loss() -> None:
+    generator = torch.Generator().manual_seed(0)
+    frames = _manual_frames(generator, 2, 4)
+    masks = torch.zeros(2, 2, 16, 16, dtype=torch.bool)
+    masks[:, 0, 2:10, 2:10] = True
+    masks[0, 1, 8:14, 4:12] = True
+    target = ClipTargets(
+        labels=torch.tensor([1, 3]),
+        boxes=torch.tensor(
+            [[[0.4, 0.4, 0.5, 0.5], [0.5, 0.7, 0.5, 0.4]], [[0.4, 0.4, 0.5, 0.5], [0, 0, 0, 0]]]
+        ),
+        masks=masks,
+        present=torch.tensor([[True, True], [True, False]]),
+        track_ids=torch.tensor([1, 2]),
+        image_size=(16, 16),
+        video_id=0,
+        frame_indices=torch.arange(2),
+    )
+    model_config = load_config("tiny-cpu").model
+    criterion = build_criterion(replace(LOSS, auxiliary=False), model_config)
+    losses = criterion(frames, [target])
+    match = criterion.matcher(
+        torch.stack([f.logits for f in frames]), torch.stack([f.boxes for f in frames]), [target]
+    )[0]
+    pairs = dict(zip(match.instance_indices.tolist(), match.query_indices.tolist(), strict=True))
+    normaliser = 2 * 2  # instances x frames
+    expected_class = 0.0
+    expected_l1 = 0.0
+    for frame_index, frame in enumerate(frames):
+        wanted = torch.zeros(1, 4, 6)
+        for instance, query in pairs.items():
+            if target.present[frame_index, instance]:
+                wanted[0, query, target.labels[instance]] = 1.0
+                difference = frame.boxes[0, query].detach() - target.boxes[frame_index, instance]
+                expected_l1 += float(difference.abs().sum())
+        expected_class += float(_focal(frame.logits.detach(), wanted))
+    assert float(losses["class"].detach()) == pytest.approx(
+        LOSS.class_weight * expected_class / normaliser, rel=1e-5
+    )
+    assert float(losses["box_l1"].detach()) == pytest.approx(
+        LOSS.box_l1_weight * expected_l1 / normaliser, rel=1e-5
+    )
+    assert set(losses) == {"class", "box_l1", "box_giou", "mask_focal", "mask_dice", "contrastive", "total"}
+    losses["total"].backward()
+    assert frames[0].mask_parameters.grad.abs().sum() > 0
+
+
+def _supcon_loops(embeddings: torch.Tensor, labels: list[int], temperature: float) -> float:
+    features = torch.nn.functional.normalize(embeddings.double(), dim=-1)
+    losses = []
+    for anchor in range(len(labels)):
+        positives = [
+            p for p in range(len(labels)) if p != anchor and labels[p] == labels[anchor] and labels[p] >= 0
+        ]
+        if not positives:
+            continue
+        others = [a for a in range(len(labels)) if a != anchor]
+        denominator = sum(math.exp(float(features[anchor] @ features[a]) / temperature) for a in others)
+        terms = [
+            math.log(math.exp(float(features[anchor] @ features[p]) / temperature) / denominator)
+            for p in positives
+        ]
+        losses.append(-sum(terms) / len(positives))
+    return sum(losses) / len(losses)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), labels=st.lists(st.integers(-1, 3), min_size=2, max_size=9))
+def test_supervised_contrastive_loss_matches_a_loop_implementation(seed: int, labels: list[int]) -> None:
+    embeddings = torch.randn(len(labels), 5, generator=torch.Generator().manual_seed(seed))
+    loss = supervised_contrastive_loss(embeddings, torch.tensor(labels), temperature=0.5)
+    has_positive = any(labels.count(label) > 1 for label in labels if label >= 0)
+    if not has_positive:
+        assert loss is None
+    else:
+        assert float(loss) == pytest.approx(_supcon_loops(embeddings, labels, 0.5), rel=1e-5)
+
+
+def test_contrastive_loss_pulls_one_instance_together_across_frames() -> None:
+    close = torch.tensor([[1.0, 0.0], [0.99, 0.1], [0.0, 1.0], [0.1, 0.99]])
+    far = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.99, 0.1], [0.1, 0.99]])
+    labels = torch.tensor([0, 0, 1, 1])
+    assert supervised_contrastive_loss(close, labels, 0.07) < supervised_contrastive_loss(far, labels, 0.07)
+
+
+def test_mask_targets_are_sampled_at_the_prediction_grid_centres() -> None:
+    masks = torch.zeros(1, 10, 13, dtype=torch.bool)
+    masks[0, 2, 6] = True
+    masks[0, 9, 12] = True  # not on the grid
+    sampled = downsample_target_masks(masks, (4, 4), stride=4)
+    assert sampled.shape == (1, 4, 4)
+    assert sampled.sum() == 1 and sampled[0, 0, 1] == 1
+
+
+def test_dice_and_focal_mask_losses() -> None:
+    targets = torch.zeros(2, 4, 4)
+    targets[0, :2] = 1
+    perfect = (targets * 2 - 1) * 50
+    assert float(dice_loss(perfect, targets)) == pytest.approx(0.0, abs=1e-6)
+    assert float(mask_focal_loss(perfect, targets, 0.25, 2.0)) == pytest.approx(0.0, abs=1e-6)
+    uniform = torch.zeros(2, 4, 4)
+    # p = 0.5 everywhere: instance 0 dice = 1 - (2*4 + 1) / (8 + 8 + 1), instance 1 = 1 - 1 / (8 + 1)
+    assert float(dice_loss(uniform, targets)) == pytest.approx((1 - 9 / 17) + (1 - 1 / 9), rel=1e-6)
+    expected_focal = _focal(uniform, targets) / 16
+    assert float(mask_focal_loss(uniform, targets, 0.25, 2.0)) == pytest.approx(
+        float(expected_focal), rel=1e-6
+    )
+
+
+def test_normalisation_counts_instances_and_all_reduces(tmp_path) -> None:
+    generator = torch.Generator().manual_seed(0)
+    targets = [_random_targets(generator, 2, 3, crowd=True), _random_targets(generator, 2, 0)]
+    assert normalisation_count(targets, torch.device("cpu")) == 2.0
+    assert normalisation_count([targets[1]], torch.device("cpu")) == 1.0
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        assert normalisation_count(targets, torch.device("cpu")) == 2.0
+    finally:
+        dist.destroy_process_group()
