@@ -11,6 +11,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from instanceformer.core.cli import create_app, run_app
+from instanceformer.core.config import load_config
+from instanceformer.core.data import load_coco_annotations, write_coco_annotations
+from instanceformer.core.errors import UserError
+from instanceformer.core.formats import load_annotations, write_annotations
+from instanceformer.core.io import write_json_atomic
+from instanceformer.dataprep import reports
+from instanceformer.dataprep.check import check_dataset, write_check_manifest
+from instanceformer.dataprep.coco_keep import COCO_KEEP_TARGETS, keep_coco_for_target
+from instanceformer.dataprep.import_video import import_video
+from instanceformer.dataprep.kinds import DATASET_KINDS
+from instanceformer.dataprep.split import split_videos
+from instanceformer.dataprep.stats import compute_stats
 from instanceformer.dataprep.synth import (
     SHAPE_KINDS,
     SynthSpec,
@@ -105,6 +117,173 @@ def synth_summary_table(summary: SynthSummary) -> Table:
 def _megabytes(num_bytes: int) -> str:
     """A byte count written in MB with one decimal."""
     return f"{num_bytes / 1e6:.1f} MB"
+
+
+def _progress_bar(console: Console) -> Progress:
+    """The progress bar the commands share (removed from the screen when done)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+@app.command("check")
+def check(
+    annotations: Path = typer.Argument(..., help="Annotation file (YouTube-VIS/OVIS JSON or COCO JSON)."),
+    frames: Path = typer.Option(..., "--frames", help="Folder the file's frame names are relative to."),
+    kind: str | None = typer.Option(
+        None, "--kind", help=f"Dataset kind: {'|'.join(DATASET_KINDS)} (detected when left out)."
+    ),
+    split: str | None = typer.Option(
+        None, "--split", help="Split name for the manifest (default: from the name)."
+    ),
+    sample: int = typer.Option(
+        1000, "--sample", help="Check the first and last frame of every video plus this many random frames."
+    ),
+    full: bool = typer.Option(False, "--full", help="Check every frame."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the frame sample."),
+) -> None:
+    """Validate an annotation file and its frames; write manifest.json beside the file."""
+    if kind is not None and kind not in DATASET_KINDS:
+        raise UserError(f"--kind: expected one of {', '.join(DATASET_KINDS)}, got {kind!r}")
+    if sample < 0:
+        raise UserError(f"--sample: expected a non-negative number of frames, got {sample}")
+    if not frames.is_dir():
+        raise UserError(f"{frames}: --frames: expected a folder of frames")
+    console = Console()
+    with _progress_bar(console) as bar:
+        task = bar.add_task("frames", total=None)
+        report = check_dataset(
+            annotations,
+            frames,
+            kind=kind,
+            split=split,
+            sample=None if full else sample,
+            seed=seed,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    manifest = write_check_manifest(report)
+    console.print(reports.check_table(report, manifest))
+    if report.problems:
+        raise UserError(
+            f"{report.problems[0].message} ({len(report.problems)} frame problem(s) in total, "
+            f"listed in {manifest})"
+        )
+
+
+@app.command("coco-keep")
+def coco_keep(
+    coco_json: Path = typer.Argument(..., help="COCO annotation file (e.g. instances_train2017.json)."),
+    target: str = typer.Option(..., "--target", help=f"Video dataset: {'|'.join(COCO_KEEP_TARGETS)}."),
+    out: Path = typer.Option(..., "--out", help="Output COCO annotation file."),
+) -> None:
+    """Keep the COCO annotations of the target's categories, remapped to the target's ids."""
+    if target not in COCO_KEEP_TARGETS:
+        raise UserError(f"--target: expected one of {', '.join(COCO_KEEP_TARGETS)}, got {target!r}")
+    console = Console()
+    with console.status(f"reading {coco_json}"):
+        coco = load_coco_annotations(coco_json)
+    result = keep_coco_for_target(coco, target, str(coco_json))
+    write_coco_annotations(result.dataset, out)
+    console.print(reports.coco_keep_table(result, target, out))
+
+
+@app.command("split")
+def split(
+    annotations: Path = typer.Argument(..., help="Training annotation file with ground truth."),
+    val_fraction: float = typer.Option(0.1, "--val-fraction", help="Fraction of the videos held out."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; equal inputs give equal splits."),
+    out_dir: Path = typer.Option(..., "--out-dir", help="Folder for instances_{train,val}_sub.json."),
+) -> None:
+    """Split a training file by video into instances_train_sub.json and instances_val_sub.json."""
+    console = Console()
+    with console.status(f"reading {annotations}"):
+        dataset = load_annotations(annotations)
+    result = split_videos(dataset, val_fraction, seed, str(annotations))
+    write_annotations(result.train, out_dir / "instances_train_sub.json")
+    write_annotations(result.val, out_dir / "instances_val_sub.json")
+    console.print(reports.split_table(result, dataset, out_dir))
+
+
+@app.command("import-video")
+def import_video_command(
+    source: Path = typer.Argument(
+        ..., metavar="INPUT", help="Video file (mp4, avi, ...) or folder of frames."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="Dataset folder (JPEGImages/ and annotations/instances.json)."
+    ),
+    every: int = typer.Option(1, "--every", help="Keep every k-th frame."),
+    max_frames: int | None = typer.Option(None, "--max-frames", help="Stop after this many frames."),
+    name: str | None = typer.Option(None, "--name", help="Video name (default: the input's name)."),
+    categories: str | None = typer.Option(
+        None, "--categories", help="Category table to record: ytvis19|ytvis21|ytvis22|ovis."
+    ),
+) -> None:
+    """Turn a video or a folder of frames into an unannotated YouTube-VIS dataset."""
+    console = Console()
+    with _progress_bar(console) as bar:
+        task = bar.add_task("frames", total=None)
+        summary = import_video(
+            source,
+            out,
+            every=every,
+            max_frames=max_frames,
+            name=name,
+            categories=categories,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(reports.import_table(summary))
+
+
+@app.command("stats")
+def stats(
+    annotations: Path = typer.Argument(..., help="Annotation file with ground truth."),
+    out: Path = typer.Option(..., "--out", help="Folder for stats.json and the PNG plots."),
+) -> None:
+    """Describe a dataset: categories, video lengths, object sizes, occlusion; tables and PNG plots."""
+    from instanceformer.dataprep.stats_plots import write_stats_plots  # loads matplotlib: only here
+
+    console = Console()
+    with console.status(f"reading {annotations}"):
+        dataset = load_annotations(annotations)
+        result = compute_stats(dataset, str(annotations))
+    write_json_atomic(out / "stats.json", result.to_json(), indent=2)
+    plots = write_stats_plots(result, out)
+    for table in reports.stats_tables(result):
+        console.print(table)
+    console.print(f"wrote {out / 'stats.json'} and {', '.join(path.name for path in plots)}")
+
+
+@app.command("loader-speed")
+def loader_speed(
+    preset: str = typer.Option("tiny-cpu", "--preset", help="Configuration preset or YAML file."),
+    overrides: list[str] = typer.Option([], "--set", help="Configuration override a.b=c (repeatable)."),
+    workers: list[int] = typer.Option([0, 2], "--workers", help="Worker counts to compare (repeatable)."),
+    batches: int = typer.Option(50, "--batches", help="Timed batches per worker count."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="PyTorch threads of the main process (default: PyTorch's choice)."
+    ),
+) -> None:
+    """Measure the training clip loader's throughput (clips/s) at several worker counts."""
+    from instanceformer.dataprep.loader_speed import measure_loader_speed  # loads PyTorch: only here
+
+    config = load_config(preset, overrides)
+    console = Console()
+    with _progress_bar(console) as bar:
+        task = bar.add_task("worker counts", total=len(workers))
+        results = measure_loader_speed(
+            config,
+            workers,
+            batches,
+            threads=threads,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    console.print(reports.loader_speed_table(results))
 
 
 def main() -> None:

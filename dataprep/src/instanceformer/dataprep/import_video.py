@@ -1,0 +1,228 @@
+"""``ifm-prep import-video``: a video file or a folder of frames as an unannotated YouTube-VIS dataset.
+
+Layout written under the output folder::
+
+    JPEGImages/<name>/<frame:05d>.jpg      (the frame's index in the source, as YouTube-VIS names frames)
+    annotations/instances.json             {"videos": [...], "annotations": [], "categories": [...]}
+
+Importing into a folder that already holds ``annotations/instances.json`` adds the video (or replaces
+the one of the same name). Frames are written atomically and the annotation file last, so an interrupted
+import leaves the previous annotation file valid.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from instanceformer.core.errors import UserError
+from instanceformer.core.formats import (
+    CATEGORY_TABLES,
+    Category,
+    Video,
+    VideoDataset,
+    load_annotations,
+    validate_dataset,
+    write_annotations,
+)
+from instanceformer.core.io import write_bytes_atomic
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+JPEG_QUALITY = 95
+ANNOTATION_FILE = Path("annotations") / "instances.json"
+FRAME_FOLDER = "JPEGImages"
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+_NUMBER_PATTERN = re.compile(r"(\d+)")
+
+FrameStream = Generator[tuple[int, np.ndarray], None, None]
+"""``(source frame index, [height, width, 3] uint8 RGB)`` pairs, decoded as they are consumed."""
+
+ProgressCallback = Callable[[int, int | None], None]
+"""Called with ``(frames written, expected total or None when unknown)``."""
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What ``import_video`` wrote."""
+
+    annotation_file: Path
+    video_id: int
+    name: str
+    num_frames: int
+    height: int
+    width: int
+    source_frames: int | None  # frames of the source (a video's from its metadata; None if unknown)
+
+
+def _natural_key(path: Path) -> list[object]:
+    """Sort key that orders ``frame2`` before ``frame10``."""
+    return [int(part) if part.isdigit() else part.lower() for part in _NUMBER_PATTERN.split(path.name)]
+
+
+def _folder_frames(folder: Path, every: int) -> tuple[FrameStream, int]:
+    """Every ``every``-th image file of a folder in natural name order, decoded only when reached.
+
+    Returns an iterator of ``(index, [height, width, 3] uint8)`` and the number of image files.
+    """
+    files = sorted(
+        (path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES),
+        key=_natural_key,
+    )
+    if not files:
+        raise UserError(f"{folder}: expected image files ({', '.join(IMAGE_SUFFIXES)}), found none")
+
+    def frames() -> FrameStream:
+        for index in range(0, len(files), every):
+            try:
+                with Image.open(files[index]) as image:
+                    pixels = np.asarray(image.convert("RGB"))
+            except (UnidentifiedImageError, OSError) as problem:
+                raise UserError(
+                    f"{files[index]}: expected a readable image ({' '.join(str(problem).split())})"
+                ) from None
+            yield index, pixels
+
+    return frames(), len(files)
+
+
+def _video_frames(path: Path, every: int) -> tuple[FrameStream, int | None]:
+    """Every ``every``-th frame of a video file (imageio with its ffmpeg plugin), and the number of frames
+    its metadata announces (None when it does not).
+
+    Returns an iterator of ``(index, [height, width, 3] uint8)``; the video is decoded as it is consumed.
+    """
+    import imageio.v2 as imageio
+
+    try:
+        reader = imageio.get_reader(path, format="FFMPEG")
+        metadata = reader.get_meta_data()
+    except (OSError, RuntimeError, ValueError) as problem:
+        raise UserError(
+            f"{path}: expected a video file ffmpeg can read ({' '.join(str(problem).split())})"
+        ) from None
+    duration, fps = metadata.get("duration"), metadata.get("fps")
+    estimate = round(duration * fps) if duration and fps and math.isfinite(duration * fps) else None
+
+    def frames() -> FrameStream:
+        try:
+            for index, frame in enumerate(reader):
+                if index % every == 0:
+                    yield index, np.asarray(frame)[..., :3]
+        finally:
+            reader.close()
+
+    return frames(), estimate
+
+
+def _existing_dataset(annotation_file: Path) -> VideoDataset | None:
+    return load_annotations(annotation_file) if annotation_file.is_file() else None
+
+
+def import_video(
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    every: int = 1,
+    max_frames: int | None = None,
+    name: str | None = None,
+    categories: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportSummary:
+    """Import a video file (mp4, avi, ... via ffmpeg) or a folder of frames as one unannotated video.
+
+    Args:
+        source: the video file or frame folder.
+        out_dir: the dataset folder (created if missing).
+        every: keep every ``every``-th source frame (1 keeps all).
+        max_frames: stop after this many written frames (None: no limit).
+        name: the video's folder name (default: the source's name without suffix).
+        categories: ``ytvis19``, ``ytvis21``, ``ytvis22`` or ``ovis`` to give the file that category
+            table; None keeps the existing file's categories (none for a new file).
+        progress: optional callback, see :data:`ProgressCallback`.
+
+    Returns:
+        An :class:`ImportSummary`.
+    """
+    source, out_dir = Path(source), Path(out_dir)
+    if every < 1:
+        raise UserError(f"--every: expected a positive integer, got {every}")
+    if max_frames is not None and max_frames < 1:
+        raise UserError(f"--max-frames: expected a positive integer, got {max_frames}")
+    if categories is not None and categories not in CATEGORY_TABLES:
+        raise UserError(f"--categories: expected one of {', '.join(CATEGORY_TABLES)}, got {categories!r}")
+    name = name or source.stem
+    if not _NAME_PATTERN.match(name):
+        raise UserError(f"--name: expected letters, digits, '_', '-' or '.', got {name!r}")
+    if not source.exists():
+        raise FileNotFoundError(2, "no such video file or frame folder", str(source))
+    frames, source_frames = _folder_frames(source, every) if source.is_dir() else _video_frames(source, every)
+    annotation_file = out_dir / ANNOTATION_FILE
+    existing = _existing_dataset(annotation_file)
+    total = None if source_frames is None else -(-source_frames // every)
+    if total is not None and max_frames is not None:
+        total = min(total, max_frames)
+    file_names: list[str] = []
+    size: tuple[int, int] | None = None
+    for index, frame in frames:
+        if size is None:
+            size = frame.shape[:2]
+        elif frame.shape[:2] != size:
+            raise UserError(
+                f"{source}: frame {index}: expected {size[0]}x{size[1]} pixels like the first frame, "
+                f"got {frame.shape[0]}x{frame.shape[1]}"
+            )
+        file_name = f"{name}/{index:05d}.jpg"
+        buffer = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8)).save(
+            buffer, "JPEG", quality=JPEG_QUALITY
+        )
+        write_bytes_atomic(out_dir / FRAME_FOLDER / file_name, buffer.getvalue())
+        file_names.append(file_name)
+        if progress is not None:
+            progress(len(file_names), total)
+        if max_frames is not None and len(file_names) >= max_frames:
+            frames.close()
+            break
+    if size is None:
+        raise UserError(f"{source}: expected at least one frame, found none")
+    dataset, video_id = _with_video(existing, name, file_names, size, categories)
+    validate_dataset(dataset, str(annotation_file))
+    write_annotations(dataset, annotation_file)
+    return ImportSummary(annotation_file, video_id, name, len(file_names), size[0], size[1], source_frames)
+
+
+def _with_video(
+    existing: VideoDataset | None,
+    name: str,
+    file_names: list[str],
+    size: tuple[int, int],
+    categories: str | None,
+) -> tuple[VideoDataset, int]:
+    """The dataset with the video ``name`` added or replaced (same id; the other videos' tracks kept)."""
+    others = [] if existing is None else [v for v in existing.videos if v.file_names[0].split("/")[0] != name]
+    replaced = (
+        [] if existing is None else [v for v in existing.videos if v.file_names[0].split("/")[0] == name]
+    )
+    video_id = replaced[0].id if replaced else max((video.id for video in others), default=0) + 1
+    video = Video(
+        id=video_id, width=size[1], height=size[0], length=len(file_names), file_names=tuple(file_names)
+    )
+    if categories is not None:
+        category_list: tuple[Category, ...] = CATEGORY_TABLES[categories]
+    else:
+        category_list = () if existing is None else existing.categories
+    videos = sorted([*others, video], key=lambda item: item.id)
+    kept_ids = {other.id for other in others}
+    tracks = (
+        () if existing is None else tuple(t for t in existing.annotations or () if t.video_id in kept_ids)
+    )
+    extra = {} if existing is None else dict(existing.extra)
+    dataset = VideoDataset(videos=tuple(videos), annotations=tracks, categories=category_list, extra=extra)
+    return dataset, video_id
