@@ -3,12 +3,50 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from instanceformer.core.cli import create_app, run_app
+from instanceformer.core.formats import load_annotations, load_results
+from instanceformer.core.io import write_json_atomic
+from instanceformer.core.metrics import evaluate_results, metrics_table
 
 app = create_app(
     "ifm-infer", "instanceformer-infer", "Run online inference on datasets and videos, and evaluate results."
 )
+
+
+@app.command()
+def evaluate(
+    results: Path = typer.Argument(..., help="Results in the server format: results.json or its .zip."),
+    gt: Path = typer.Option(..., "--gt", help="YouTube-VIS / OVIS annotation file with ground truth."),
+    json_path: Path | None = typer.Option(None, "--json", help="Also write the metrics to this JSON file."),
+) -> None:
+    """Evaluate results with the YouTube-VIS / OVIS metric (AP, AR; occlusion AP for OVIS)."""
+    dataset = load_annotations(gt)
+    predicted = load_results(results)
+    progress_bar = Progress(
+        TextColumn("evaluating videos"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with progress_bar:
+        task = progress_bar.add_task("evaluate", total=len(dataset.videos))
+        metrics = evaluate_results(
+            predicted,
+            dataset,
+            source=str(results),
+            progress=lambda done, total: progress_bar.update(task, completed=done, total=total),
+        )
+    Console().print(metrics_table(metrics, title=f"{results.name} on {gt.name}"))
+    if json_path is not None:
+        write_json_atomic(json_path, metrics, indent=2)
 
 
 def main() -> None:

@@ -1,0 +1,94 @@
+"""``ifm-infer evaluate`` end to end: files in, table and JSON out, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from instanceformer.core.cli import run_app
+from instanceformer.core.formats import (
+    TrackResult,
+    VideoDataset,
+    write_annotations,
+    write_results_json,
+    write_results_zip,
+)
+from instanceformer.core.metrics import evaluate_results
+from instanceformer.core.metrics.synthetic import SyntheticSpec, synthetic_evaluation_case
+from instanceformer.infer.cli import app
+
+
+@pytest.fixture(scope="module")
+def case() -> tuple[VideoDataset, list[TrackResult]]:
+    return synthetic_evaluation_case(21, SyntheticSpec(num_videos=5, num_frames=5))
+
+
+def test_evaluate_prints_a_table_and_writes_json(case, tmp_path: Path, capsys) -> None:
+    dataset, results = case
+    annotations = write_annotations(dataset, tmp_path / "instances.json")
+    results_path = write_results_json(results, tmp_path / "results.json")
+    output = tmp_path / "out" / "metrics.json"
+    assert run_app(app, ["evaluate", str(results_path), "--gt", str(annotations), "--json", str(output)]) == 0
+    printed = capsys.readouterr().out
+    expected = evaluate_results(results, dataset)
+    assert json.loads(output.read_text()) == expected
+    assert f"{100 * expected['AP']:.2f}" in printed
+    for name in ("AP50", "AR100", "APheavy"):
+        assert name in printed
+    assert not list(output.parent.glob(".*.tmp"))
+
+
+def test_zip_input_gives_the_same_metrics(case, tmp_path: Path) -> None:
+    dataset, results = case
+    annotations = write_annotations(dataset, tmp_path / "instances.json")
+    json_path, zip_path = tmp_path / "from_json.json", tmp_path / "from_zip.json"
+    plain = write_results_json(results, tmp_path / "results.json")
+    zipped = write_results_zip(results, tmp_path / "results.zip")
+    assert run_app(app, ["evaluate", str(plain), "--gt", str(annotations), "--json", str(json_path)]) == 0
+    assert run_app(app, ["evaluate", str(zipped), "--gt", str(annotations), "--json", str(zip_path)]) == 0
+    assert json_path.read_text() == zip_path.read_text()
+
+
+def _error_line(capsys) -> str:
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ")
+    assert "\n" not in error
+    return error
+
+
+def test_missing_results_file_is_a_one_line_error(case, tmp_path: Path, capsys) -> None:
+    annotations = write_annotations(case[0], tmp_path / "instances.json")
+    missing = tmp_path / "absent.json"
+    assert run_app(app, ["evaluate", str(missing), "--gt", str(annotations)]) == 2
+    assert str(missing) in _error_line(capsys)
+
+
+def test_missing_ground_truth_file_is_a_one_line_error(case, tmp_path: Path, capsys) -> None:
+    results_path = write_results_json(case[1], tmp_path / "results.json")
+    assert run_app(app, ["evaluate", str(results_path), "--gt", str(tmp_path / "none.json")]) == 2
+    assert "none.json" in _error_line(capsys)
+
+
+def test_results_for_an_unknown_video_are_refused(case, tmp_path: Path, capsys) -> None:
+    dataset, results = case
+    annotations = write_annotations(dataset, tmp_path / "instances.json")
+    stray = TrackResult(999, results[0].category_id, 0.5, results[0].segmentations)
+    results_path = write_results_json([*results, stray], tmp_path / "results.json")
+    output = tmp_path / "metrics.json"
+    arguments = ["evaluate", str(results_path), "--gt", str(annotations), "--json", str(output)]
+    assert run_app(app, arguments) == 2
+    error = _error_line(capsys)
+    assert f"results[{len(results)}]" in error
+    assert "video_id" in error and "999" in error
+    assert not output.exists()
+
+
+def test_ground_truth_without_annotations_is_refused(case, tmp_path: Path, capsys) -> None:
+    dataset, results = case
+    unannotated = VideoDataset(dataset.videos, None, dataset.categories)
+    annotations = write_annotations(unannotated, tmp_path / "valid.json")
+    results_path = write_results_json(results, tmp_path / "results.json")
+    assert run_app(app, ["evaluate", str(results_path), "--gt", str(annotations)]) == 2
+    assert "no annotations" in _error_line(capsys)
