@@ -22,6 +22,7 @@ help:
 	@echo "make ops-cuda    build the CUDA kernel of the deformable attention op"
 	@echo "make bench-ops   benchmark the deformable attention op"
 	@echo "make synth       write the synthetic dataset to $(DATA)"
+	@echo "make prep        check and split a dataset: make prep DATASET=ytvis21 DATA_ROOT=data"
 
 install: $(STAMP)
 
@@ -51,6 +52,15 @@ lint: $(STAMP)
 synth: $(STAMP)
 	$(VENV)/bin/ifm-prep synth --out $(DATA)
 
+# The deformable attention op (ops/README.md). The CUDA kernel is a separate extension, built only here;
+# it needs a CUDA toolkit (CUDA_HOME, default /usr/local/cuda) but no GPU. TORCH_CUDA_ARCH_LIST picks the
+# GPU architectures (default 8.0;8.6;9.0).
+ops-cuda: $(STAMP)
+	cd ops && CUDA_HOME=$${CUDA_HOME:-/usr/local/cuda} IFM_BUILD_CUDA=1 ../$(PY) setup.py build_ext --inplace
+
+bench-ops: $(STAMP)
+	$(PY) -m instanceformer.ops.benchmark
+
 clean:
 	rm -rf $(VENV) build */build */src/*.egg-info .pytest_cache .ruff_cache
 
@@ -58,3 +68,43 @@ clean:
 demo: $(STAMP)
 	$(VENV)/bin/ifm-prep synth --out $(DATA)
 	@echo "synthetic dataset: $(DATA)/annotations/instances_{train,valid}.json, frames under $(DATA)/{train,valid}/JPEGImages"
+
+# Dataset preparation (README, "Where data and runs go"): check the training file and its frames (and the
+# validation file when present), split it into instances_{train,val}_sub.json, and keep the COCO subset
+# of the dataset's categories when COCO is there.
+DATASET ?= ytvis21
+DATA_ROOT ?= data
+VAL_FRACTION ?= 0.1
+SPLIT_SEED ?= 0
+PREP_DIR := $(DATA_ROOT)/$(DATASET)
+COCO_JSON := $(DATA_ROOT)/coco/annotations/instances_train2017.json
+PREP_KIND := $(filter ytvis19 ytvis21 ytvis22 ovis synth,$(DATASET))
+
+.PHONY: prep
+prep: $(STAMP)
+	@test -n "$(PREP_KIND)" || { echo "DATASET must be one of ytvis19 ytvis21 ytvis22 ovis synth"; exit 2; }
+	$(VENV)/bin/ifm-prep check $(PREP_DIR)/annotations/instances_train.json \
+		--frames $(PREP_DIR)/train/JPEGImages --kind $(DATASET)
+	@if [ -f $(PREP_DIR)/annotations/instances_valid.json ]; then \
+		$(VENV)/bin/ifm-prep check $(PREP_DIR)/annotations/instances_valid.json \
+			--frames $(PREP_DIR)/valid/JPEGImages --kind $(DATASET); fi
+	$(VENV)/bin/ifm-prep split $(PREP_DIR)/annotations/instances_train.json \
+		--val-fraction $(VAL_FRACTION) --seed $(SPLIT_SEED) --out-dir $(PREP_DIR)/annotations
+	@if [ "$(DATASET)" != synth ] && [ -f $(COCO_JSON) ]; then \
+		$(VENV)/bin/ifm-prep coco-keep $(COCO_JSON) --target $(DATASET) \
+			--out $(DATA_ROOT)/coco/annotations/instances_train2017_$(DATASET).json; \
+	else echo "coco-keep skipped (needs $(COCO_JSON) and a YouTube-VIS or OVIS dataset)"; fi
+
+# Upload a results zip to the CodaLab server of a dataset and wait for its score. Credentials come from
+# CODALAB_USERNAME / CODALAB_PASSWORD or ~/.netrc; GT (optional) validates the results first.
+.PHONY: submit
+submit: $(STAMP)
+	@test -n "$(RESULTS)" -a -n "$(COMPETITION)" || { \
+		echo "usage: make submit RESULTS=results/<name>/results.zip COMPETITION=ytvis19|ytvis21|ytvis22|ovis [GT=...] [PHASE=...]"; \
+		exit 2; }
+	$(VENV)/bin/ifm-submit codalab $(RESULTS) --competition $(COMPETITION) --wait \
+		$(if $(GT),--gt $(GT)) $(if $(PHASE),--phase "$(PHASE)")
+
+.PHONY: bench-eval
+bench-eval: $(STAMP)
+	$(PY) -m instanceformer.infer.bench_eval
