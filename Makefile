@@ -54,7 +54,7 @@ synth: $(STAMP)
 
 # The deformable attention op (ops/README.md). The CUDA kernel is a separate extension, built only here;
 # it needs a CUDA toolkit (CUDA_HOME, default /usr/local/cuda) but no GPU. TORCH_CUDA_ARCH_LIST picks the
-# GPU architectures (default 8.0;8.6;9.0).
+# GPU architectures (default 8.0;8.6;9.0+PTX).
 ops-cuda: $(STAMP)
 	cd ops && CUDA_HOME=$${CUDA_HOME:-/usr/local/cuda} IFM_BUILD_CUDA=1 ../$(PY) setup.py build_ext --inplace
 
@@ -108,3 +108,32 @@ submit: $(STAMP)
 .PHONY: bench-eval
 bench-eval: $(STAMP)
 	$(PY) -m instanceformer.infer.bench_eval
+
+# Inference and evaluation on the held-out split (README, "Inference and evaluation"):
+# make eval RUN=runs/<name> [DATASET=ytvis21|ytvis19|ytvis22|ovis|synth] [DATA_ROOT=data] [EVAL_OUT=...]
+EVAL_ANNOTATIONS = $(if $(filter synth,$(DATASET)),$(DATA_ROOT)/synth/annotations/instances_valid.json,$(PREP_DIR)/annotations/instances_val_sub.json)
+EVAL_FRAMES = $(if $(filter synth,$(DATASET)),$(DATA_ROOT)/synth/valid/JPEGImages,$(PREP_DIR)/train/JPEGImages)
+EVAL_OUT ?= results/$(notdir $(patsubst %/,%,$(RUN)))-$(DATASET)
+
+.PHONY: eval
+eval: $(STAMP)
+	@test -n "$(RUN)" || { echo "usage: make eval RUN=runs/<name> [DATASET=ytvis21|ytvis19|ytvis22|ovis|synth]"; exit 2; }
+	$(VENV)/bin/ifm-infer dataset --run $(RUN) --annotations $(EVAL_ANNOTATIONS) --frames $(EVAL_FRAMES) \
+		--out $(EVAL_OUT)
+
+.PHONY: bench-infer
+bench-infer: $(STAMP)
+	$(PY) -m instanceformer.infer.bench_infer
+
+# Train a model (README, "Training"): make train DATASET=synth PRESET=tiny-cpu RUN=runs/tiny SET="train.max_steps=600"
+# DATASET: ytvis19 | ytvis21 | ytvis22 | ovis | coco | synth; PRESET defaults to the dataset's; RESUME=1 continues.
+PRESET ?=
+RUN ?= runs/$(DATASET)$(if $(PRESET),-$(notdir $(basename $(PRESET))))
+SET ?=
+NPROC ?= 1
+
+.PHONY: train
+train: $(STAMP)
+	$(VENV)/bin/ifm-train run --dataset $(DATASET) --data-root $(DATA_ROOT) --out $(RUN) \
+		$(if $(PRESET),--preset $(PRESET)) $(foreach s,$(SET),--set $(s)) \
+		--nproc-per-node $(NPROC) $(if $(RESUME),--resume)

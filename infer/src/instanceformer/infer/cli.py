@@ -13,6 +13,7 @@ from instanceformer.core.cli import create_app, run_app
 from instanceformer.core.formats import load_annotations, load_results
 from instanceformer.core.io import write_json_atomic
 from instanceformer.core.metrics import evaluate_results, metrics_table
+from instanceformer.infer.commands import dataset_command, merge_command, video_command
 
 app = create_app(
     "ifm-infer", "instanceformer-infer", "Run online inference on datasets and videos, and evaluate results."
@@ -47,6 +48,11 @@ def evaluate(
     Console().print(metrics_table(metrics, title=f"{results.name} on {gt.name}"))
     if json_path is not None:
         write_json_atomic(json_path, metrics, indent=2)
+
+
+app.command("dataset")(dataset_command)
+app.command("video")(video_command)
+app.command("merge")(merge_command)
 
 
 def main() -> None:
