@@ -1,12 +1,226 @@
-"""Command-line interface of ``ifm-train``."""
+"""Command-line interface of ``ifm-train``: ``run`` (video training) and ``pretrain`` (COCO pseudo-videos).
+
+Both accept ``--nproc-per-node N`` to start N processes on this node through PyTorch's elastic launcher;
+under ``torchrun`` (multi-node, SLURM) the same command runs as one process of the group.
+"""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
 
 from instanceformer.core.cli import create_app, run_app
+from instanceformer.core.config import Config, load_config
+from instanceformer.core.errors import UserError
+from instanceformer.train.distributed import launched_by_torchrun, process_info
+from instanceformer.train.launcher import launch_local_workers
+from instanceformer.train.trainer import TrainOptions, TrainSummary, train
+from instanceformer.train.validation import HeldOutValidation
 
 app = create_app("ifm-train", "instanceformer-train", "Train InstanceFormer models and manage run folders.")
+
+DATASETS = ("ytvis19", "ytvis21", "ytvis22", "ovis", "coco", "synth")
+DEFAULT_PRESETS = {
+    "ytvis19": "r50-ytvis19",
+    "ytvis21": "r50-ytvis21",
+    "ytvis22": "r50-ytvis21",
+    "ovis": "r50-ovis",
+    "coco": "r50-coco-pretrain",
+    "synth": "tiny-cpu",
+}
+
+DATASET_OPTION = typer.Option(..., "--dataset", help="ytvis19, ytvis21, ytvis22, ovis, coco or synth.")
+DATA_ROOT_OPTION = typer.Option(
+    None, "--data-root", help="Data root (default: $IFM_DATA_ROOT, else data/).", file_okay=False
+)
+PRESET_OPTION = typer.Option(None, "--preset", help="Preset name or YAML file (default: the dataset's).")
+SET_OPTION = typer.Option([], "--set", help="Override a configuration key: section.key=value (repeatable).")
+OUT_OPTION = typer.Option(..., "--out", help="The run folder, e.g. runs/NAME.")
+RESUME_OPTION = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint.")
+FORCE_OPTION = typer.Option(False, "--force", help="Delete an existing run in --out first.")
+NPROC_OPTION = typer.Option(1, "--nproc-per-node", min=1, help="Processes to start on this node.")
+INIT_OPTION = typer.Option(None, "--init-from", help="Start from the weights of a run folder or checkpoint.")
+DROP_HEAD_OPTION = typer.Option(
+    False, "--drop-class-head", help="With --init-from: drop the class-dependent tensors even if they fit."
+)
+PROGRESS_OPTION = typer.Option(True, "--progress/--no-progress", help="Draw the progress bar.")
+
+
+def resolve_config(
+    dataset: str, preset: str | None, data_root: Path | None, overrides: list[str], *, pretrain: bool = False
+) -> Config:
+    """The configuration of a command: preset, then ``data.dataset`` / ``data.root``, then ``--set``."""
+    if dataset not in DATASETS:
+        raise UserError(f"--dataset: expected one of {', '.join(DATASETS)}, got {dataset!r}")
+    if pretrain and dataset != "coco":
+        raise UserError(f"--dataset: pretrain uses COCO pseudo-videos; expected coco, got {dataset!r}")
+    chosen = preset or DEFAULT_PRESETS[dataset]
+    base = [f"data.dataset={dataset}"]
+    if data_root is not None:
+        base.append(f"data.root={data_root}")
+    if pretrain:
+        base.append("data.num_frames=1")
+    return load_config(chosen, [*base, *overrides])
+
+
+def _worker_arguments(
+    command: str,
+    dataset: str,
+    data_root: Path | None,
+    preset: str | None,
+    overrides: list[str],
+    out: Path,
+    resume: bool,
+    force: bool,
+    init_from: Path | None,
+    drop_class_head: bool,
+    progress: bool,
+) -> list[str]:
+    """The command line each launched process runs (the same command without ``--nproc-per-node``)."""
+    arguments = [command, "--dataset", dataset, "--out", str(out)]
+    if data_root is not None:
+        arguments += ["--data-root", str(data_root)]
+    if preset is not None:
+        arguments += ["--preset", preset]
+    for override in overrides:
+        arguments += ["--set", override]
+    if resume:
+        arguments.append("--resume")
+    if force:
+        arguments.append("--force")
+    if init_from is not None:
+        arguments += ["--init-from", str(init_from)]
+    if drop_class_head:
+        arguments.append("--drop-class-head")
+    if not progress:
+        arguments.append("--no-progress")
+    return arguments
+
+
+def _report(summary: TrainSummary) -> None:
+    if not process_info().is_main:
+        return
+    console = Console()
+    console.print(
+        f"{summary.run}: optimiser steps {summary.start_step} -> {summary.final_step} "
+        f"({summary.steps_per_epoch} per epoch, {summary.accumulation} micro-batches each, "
+        f"{summary.world_size} process(es), {summary.precision}); epochs completed {summary.epoch}",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _execute(
+    command: str,
+    dataset: str,
+    data_root: Path | None,
+    preset: str | None,
+    overrides: list[str],
+    out: Path,
+    resume: bool,
+    force: bool,
+    nproc_per_node: int,
+    init_from: Path | None,
+    drop_class_head: bool,
+    progress: bool,
+) -> None:
+    config = resolve_config(dataset, preset, data_root, overrides, pretrain=command == "pretrain")
+    if init_from is not None and resume:
+        raise UserError("--init-from: only for a new run; a resumed run continues from its own checkpoint")
+    if nproc_per_node > 1:
+        if launched_by_torchrun():
+            raise UserError("--nproc-per-node: already running under torchrun; pass its options instead")
+        launch_local_workers(
+            nproc_per_node,
+            _worker_arguments(
+                command,
+                dataset,
+                data_root,
+                preset,
+                overrides,
+                out,
+                resume,
+                force,
+                init_from,
+                drop_class_head,
+                progress,
+            ),
+        )
+        return
+    options = TrainOptions(
+        out=out,
+        resume=resume,
+        force=force,
+        init_from=init_from,
+        drop_class_head=drop_class_head,
+        command=tuple(sys.argv),
+        progress=progress,
+    )
+    validation = HeldOutValidation(config) if config.train.validate_every is not None else None
+    _report(train(config, options, validation))
+
+
+@app.command("run")
+def run_command(
+    dataset: str = DATASET_OPTION,
+    out: Path = OUT_OPTION,
+    data_root: Path | None = DATA_ROOT_OPTION,
+    preset: str | None = PRESET_OPTION,
+    overrides: list[str] = SET_OPTION,
+    resume: bool = RESUME_OPTION,
+    force: bool = FORCE_OPTION,
+    nproc_per_node: int = NPROC_OPTION,
+    init_from: Path | None = INIT_OPTION,
+    drop_class_head: bool = DROP_HEAD_OPTION,
+    progress: bool = PROGRESS_OPTION,
+) -> None:
+    """Train on a video dataset (or any dataset with its preset) into a run folder."""
+    _execute(
+        "run",
+        dataset,
+        data_root,
+        preset,
+        overrides,
+        out,
+        resume,
+        force,
+        nproc_per_node,
+        init_from,
+        drop_class_head,
+        progress,
+    )
+
+
+@app.command("pretrain")
+def pretrain_command(
+    out: Path = OUT_OPTION,
+    dataset: str = typer.Option("coco", "--dataset", help="coco (single-frame pseudo-video clips)."),
+    data_root: Path | None = DATA_ROOT_OPTION,
+    preset: str | None = typer.Option(None, "--preset", help="Preset (default r50-coco-pretrain)."),
+    overrides: list[str] = SET_OPTION,
+    resume: bool = RESUME_OPTION,
+    force: bool = FORCE_OPTION,
+    nproc_per_node: int = NPROC_OPTION,
+    progress: bool = PROGRESS_OPTION,
+) -> None:
+    """Pretrain on COCO images as single-frame clips (the published first stage)."""
+    _execute(
+        "pretrain",
+        dataset,
+        data_root,
+        preset,
+        overrides,
+        out,
+        resume,
+        force,
+        nproc_per_node,
+        None,
+        False,
+        progress,
+    )
 
 
 def main() -> None:

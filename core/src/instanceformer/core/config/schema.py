@@ -21,7 +21,7 @@ BackboneName = Literal[
 ]
 DatasetName = Literal["ytvis19", "ytvis21", "ytvis22", "ovis", "coco", "synth"]
 Activation = Literal["relu", "gelu"]
-Precision = Literal["fp32", "bf16", "fp16"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
 
 
 def _require(condition: bool, key: str, expected: str) -> None:
@@ -272,7 +272,14 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation, schedule, checkpointing and logging."""
+    """Optimisation, schedule, checkpointing and logging.
+
+    ``batch_size`` is per process; ``total_batch_size`` = batch_size x processes x accumulation steps.
+    The learning rate drops by ``lr_drop_factor`` at the optimiser steps ``lr_drop_steps`` when set, else
+    at ``lr_drop_epochs`` x (optimiser steps per epoch). ``max_steps`` (optimiser steps) overrides
+    ``epochs`` when set. ``precision`` "auto" is bf16 autocast on CUDA and fp32 on CPU. ``device`` "auto"
+    picks CUDA when available.
+    """
 
     lr: float = 1e-4
     lr_backbone: float = 1e-5
@@ -282,11 +289,13 @@ class TrainConfig:
     epochs: int = 16
     lr_drop_epochs: tuple[int, ...] = (4, 10)
     lr_drop_factor: float = 0.1
+    lr_drop_steps: tuple[int, ...] | None = None
     max_steps: int | None = None
     batch_size: int = 4
     total_batch_size: int = 16
     seed: int = 42
-    precision: Precision = "fp32"
+    precision: Precision = "auto"
+    device: str = "auto"
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
     log_every: int = 20
@@ -316,6 +325,20 @@ class TrainConfig:
             list(self.lr_drop_epochs) == sorted(self.lr_drop_epochs),
             "train.lr_drop_epochs",
             "increasing epochs",
+        )
+        _require(
+            self.lr_drop_steps is None
+            or (
+                list(self.lr_drop_steps) == sorted(self.lr_drop_steps)
+                and min(self.lr_drop_steps, default=1) >= 1
+            ),
+            "train.lr_drop_steps",
+            "null or increasing optimiser steps >= 1",
+        )
+        _require(
+            self.device in ("auto", "cpu") or self.device.startswith("cuda"),
+            "train.device",
+            "'auto', 'cpu' or 'cuda'",
         )
 
 

@@ -1,0 +1,21 @@
+"""Shared fixtures of the training tests: a tiny synthetic dataset and a tiny configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from instanceformer.dataprep.synth import SynthSpec, generate_synthetic_dataset
+
+TINY_SPEC = SynthSpec(
+    train_videos=4, valid_videos=2, num_frames=6, height=64, width=96, num_categories=6, seed=5
+)
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root holding ``synth/`` (4 training videos of 6 frames of 64x96); treat it as read-only."""
+    root = tmp_path_factory.mktemp("data")
+    generate_synthetic_dataset(root / "synth", TINY_SPEC)
+    return root

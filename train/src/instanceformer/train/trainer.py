@@ -1,0 +1,359 @@
+"""The training loop: resumable, gradient accumulation, mixed precision, DDP over torchrun processes.
+
+One call of :func:`train` runs (or continues) a run folder until ``train.max_steps`` optimiser steps, or
+``train.epochs`` epochs when ``max_steps`` is unset (see :mod:`instanceformer.train.schedule` for how
+epochs map to steps). Every process computes; rank 0 alone writes the run folder and draws progress.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from instanceformer.core.config import Config
+from instanceformer.core.data import build_train_dataset, manifest_path, resolve_data_paths
+from instanceformer.core.errors import UserError
+from instanceformer.core.losses import build_criterion
+from instanceformer.core.losses.criterion import normalisation_count
+from instanceformer.core.model import build_model
+from instanceformer.core.runs import (
+    RunFolder,
+    capture_rng_state,
+    checkpoint_payload,
+    load_checkpoint,
+    restore_rng_state,
+)
+from instanceformer.core.structures import ClipBatch
+from instanceformer.train import distributed
+from instanceformer.train.accumulation import accumulation_steps, micro_batch_weights
+from instanceformer.train.checkpointing import (
+    ResumePoint,
+    find_resume_point,
+    rank_rng_state,
+    remove_partial_writes,
+    truncate_metrics,
+)
+from instanceformer.train.initialisation import InitReport, initialise_from
+from instanceformer.train.optimizer import build_optimizer
+from instanceformer.train.precision import PrecisionPolicy, resolve_device
+from instanceformer.train.progress import TrainingProgress
+from instanceformer.train.sampling import build_resumable_loader
+from instanceformer.train.schedule import StepLearningRate, drop_steps, total_steps
+
+CONTRASTIVE_TERM = "contrastive"
+ValidationHook = Callable[[nn.Module, int, int], Mapping[str, float]]
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What the command line adds to the configuration.
+
+    Attributes:
+        out: the run folder.
+        resume: continue the run in ``out`` from its newest checkpoint.
+        force: delete an existing run in ``out`` first.
+        init_from: a run folder or checkpoint whose weights start a new run.
+        drop_class_head: drop the class-dependent tensors of ``init_from`` even when their shapes fit.
+        command: the command line, recorded in the run's manifest.
+        progress: draw the progress bar (rank 0).
+        environ: environment for the data root and the process group (default ``os.environ``).
+    """
+
+    out: Path
+    resume: bool = False
+    force: bool = False
+    init_from: Path | None = None
+    drop_class_head: bool = False
+    command: tuple[str, ...] | None = None
+    progress: bool = True
+    environ: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class TrainSummary:
+    """The outcome of :func:`train`: where it started and stopped, and what was loaded."""
+
+    run: Path
+    start_step: int
+    final_step: int
+    epoch: int
+    steps_per_epoch: int
+    accumulation: int
+    world_size: int
+    precision: str
+    init_report: InitReport | None
+
+
+@dataclass
+class LoopState:
+    """The counters of the loop: optimiser steps done, completed epochs, steps done in this epoch."""
+
+    step: int = 0
+    epoch: int = 0
+    epoch_step: int = 0
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _create_run_folder(config: Config, options: TrainOptions, info: distributed.ProcessInfo) -> RunFolder:
+    """Rank 0 creates (or reopens) the run folder; a refusal reaches every process as the same error."""
+    problem = None
+    if info.is_main:
+        paths = resolve_data_paths(config.data, options.environ)
+        manifests = [path for path in (manifest_path(paths.train_annotations),) if path.is_file()]
+        try:
+            RunFolder.create(
+                options.out,
+                config,
+                resume=options.resume,
+                force=options.force,
+                dataset_manifests=manifests,
+                command=options.command,
+            )
+        except UserError as error:
+            problem = str(error)
+    problem = distributed.broadcast_object(problem)
+    if problem is not None:
+        raise UserError(problem)
+    return RunFolder(options.out)
+
+
+def _resume_point(run: RunFolder, info: distributed.ProcessInfo) -> ResumePoint | None:
+    """The checkpoint to continue from: rank 0 tidies the folder and chooses, every process loads it."""
+    chosen = None
+    if info.is_main:
+        remove_partial_writes(run)
+        point = find_resume_point(run)
+        chosen = None if point is None else str(point.path)
+        truncate_metrics(run, 0 if point is None else point.step)
+    chosen = distributed.broadcast_object(chosen)
+    if chosen is None:
+        return None
+    return ResumePoint(Path(chosen), load_checkpoint(chosen))
+
+
+class Trainer:
+    """Owns the model, optimiser, schedule and loader of one process and runs optimiser steps."""
+
+    def __init__(self, config: Config, options: TrainOptions, validation: ValidationHook | None = None):
+        self.config = config
+        self.options = options
+        self.validation = validation
+        self.info = distributed.process_info(options.environ)
+        self.device = resolve_device(config.train, self.info.local_rank)
+        self.precision = PrecisionPolicy.from_config(config.train, self.device)
+        self.accumulation = accumulation_steps(config.train, self.info.world_size)
+        distributed.init_process_group(self.info, self.device)
+        self.run = _create_run_folder(config, options, self.info)
+        _seed_everything(config.train.seed)
+        dataset = build_train_dataset(config, resolve_data_paths(config.data, options.environ))
+        self.loader = build_resumable_loader(
+            config, dataset, rank=self.info.rank, world_size=self.info.world_size
+        )
+        self.steps_per_epoch = len(self.loader) // self.accumulation
+        if self.steps_per_epoch < 1:
+            raise UserError(
+                f"{options.out}: an epoch has {len(self.loader)} batches per process, fewer than the "
+                f"{self.accumulation} accumulation steps of one optimiser step; lower train.total_batch_size"
+            )
+        self.total_steps = total_steps(config.train, self.steps_per_epoch)
+        self.model = build_model(config.model).to(self.device).train()
+        self.criterion = build_criterion(config.loss, config.model)
+        self.optimizer = build_optimizer(self.model, config.train)
+        self.schedule = StepLearningRate(
+            self.optimizer, drop_steps(config.train, self.steps_per_epoch), config.train.lr_drop_factor
+        )
+        self.scaler = self.precision.grad_scaler()
+        self.state = LoopState()
+        self.init_report: InitReport | None = None
+        point = _resume_point(self.run, self.info) if options.resume else None
+        if point is not None:
+            self._restore(point)
+        elif options.init_from is not None:
+            self.init_report = initialise_from(
+                self.model, options.init_from, drop_class_head=options.drop_class_head
+            )
+        self.start_step = self.state.step
+        self.network: nn.Module = self.model
+        if self.info.distributed:
+            self.network = DistributedDataParallel(
+                self.model,
+                device_ids=[self.device] if self.device.type == "cuda" else None,
+                find_unused_parameters=config.data.num_frames == 1,
+            )
+        self.last_saved_step = self.state.step if point is not None else -1
+
+    def _restore(self, point: ResumePoint) -> None:
+        payload = point.payload
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.schedule.load_state_dict(payload["scheduler"])
+        if payload.get("grad_scaler"):
+            self.scaler.load_state_dict(payload["grad_scaler"])
+        self.state = LoopState(
+            step=int(payload["step"]), epoch=int(payload["epoch"]), epoch_step=int(payload["epoch_step"])
+        )
+        restore_rng_state(rank_rng_state(payload, self.info.rank, self.info.world_size))
+
+    def save_checkpoint(self) -> None:
+        """Write the complete training state (every process takes part; rank 0 writes)."""
+        states = distributed.gather_objects(capture_rng_state())
+        if self.info.is_main:
+            payload = checkpoint_payload(
+                model=self.model.state_dict(),
+                optimizer=self.optimizer.state_dict(),
+                scheduler=self.schedule.state_dict(),
+                step=self.state.step,
+                epoch=self.state.epoch,
+                config=self.config,
+                rng=states[0],
+                epoch_step=self.state.epoch_step,
+                grad_scaler=self.scaler.state_dict(),
+                rng_per_rank=states,
+                world_size=self.info.world_size,
+            )
+            self.run.save_checkpoint(payload, keep=self.config.train.keep_checkpoints)
+        self.last_saved_step = self.state.step
+        distributed.barrier()
+
+    def optimiser_step(self, batches: Sequence[ClipBatch]) -> tuple[dict[str, float], float]:
+        """One optimiser step over ``batches`` (the accumulation micro-batches of this process).
+
+        Returns the loss terms (averaged over processes) and the gradient norm before clipping.
+        """
+        counts = [normalisation_count(batch.targets, self.device) for batch in batches]
+        weights = micro_batch_weights(counts)
+        self.optimizer.zero_grad(set_to_none=True)
+        logged: dict[str, torch.Tensor] = {}
+        for index, (batch, weight) in enumerate(zip(batches, weights, strict=True)):
+            batch = batch.to(self.device)
+            is_last = index == len(batches) - 1
+            synchronise = contextlib.nullcontext()
+            if isinstance(self.network, DistributedDataParallel) and not is_last:
+                synchronise = self.network.no_sync()
+            with synchronise:
+                with self.precision.autocast():
+                    outputs = self.network(batch.images, batch.padding_mask)
+                losses = self.criterion(outputs, batch.targets)
+                contrastive = losses.get(CONTRASTIVE_TERM)
+                objective = losses["total"] * weight
+                if contrastive is not None:
+                    objective = objective + contrastive * (1.0 / len(batches) - weight)
+                self.scaler.scale(objective).backward()
+            for name, value in losses.items():
+                share = 1.0 / len(batches) if name == CONTRASTIVE_TERM else weight
+                logged[name] = logged.get(name, 0.0) + value.detach().float() * share
+        logged["total"] = sum(value for name, value in logged.items() if name != "total")
+        self.scaler.unscale_(self.optimizer)
+        max_norm = self.config.train.clip_max_norm or float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.schedule.step()
+        names = sorted(logged)
+        reduced = distributed.all_reduce_mean(torch.stack([logged[name] for name in names]).cpu())
+        values = dict(zip(names, reduced.tolist(), strict=True))
+        if not np.isfinite(values["total"]):
+            raise FloatingPointError(f"non-finite training loss at optimiser step {self.state.step + 1}")
+        return values, float(grad_norm)
+
+    def fit(self) -> TrainSummary:
+        """Run optimiser steps until the configured end; checkpoint, log and validate on the way."""
+        train = self.config.train
+        state = self.state
+        samples_per_step = train.total_batch_size
+        with TrainingProgress(
+            self.total_steps, state.step, self.options.progress and self.info.is_main
+        ) as bar:
+            if self.init_report is not None and self.info.is_main:
+                bar.print(self.init_report.summary())
+            window_start, window_steps = time.perf_counter(), 0
+            while state.step < self.total_steps:
+                self.loader.set_epoch(state.epoch)
+                self.loader.sampler.skip = state.epoch_step * self.accumulation * train.batch_size
+                batches = iter(self.loader)
+                while state.epoch_step < self.steps_per_epoch and state.step < self.total_steps:
+                    micro_batches = [next(batches) for _ in range(self.accumulation)]
+                    losses, grad_norm = self.optimiser_step(micro_batches)
+                    state.step += 1
+                    state.epoch_step += 1
+                    window_steps += 1
+                    elapsed = time.perf_counter() - window_start
+                    samples_per_s = window_steps * samples_per_step / max(elapsed, 1e-9)
+                    rates = self.schedule.rates()
+                    bar.update(state.step, state.epoch, losses, rates, samples_per_s)
+                    if state.step % train.log_every == 0 or state.step == self.total_steps:
+                        self._log(
+                            {
+                                "kind": "train",
+                                "step": state.step,
+                                "epoch": state.epoch,
+                                "loss": losses,
+                                "lr": rates,
+                                "samples_per_s": samples_per_s,
+                                "grad_norm": grad_norm,
+                            }
+                        )
+                        window_start, window_steps = time.perf_counter(), 0
+                    if state.step % train.checkpoint_every == 0:
+                        self.save_checkpoint()
+                    if train.validate_every is not None and state.step % train.validate_every == 0:
+                        self._validate(bar)
+                if state.epoch_step == self.steps_per_epoch:
+                    state.epoch += 1
+                    state.epoch_step = 0
+                    self._log({"kind": "epoch", "step": state.step, "epoch": state.epoch})
+                    self.save_checkpoint()
+            if self.last_saved_step != state.step:
+                self.save_checkpoint()
+        return TrainSummary(
+            run=self.run.root,
+            start_step=self.start_step,
+            final_step=state.step,
+            epoch=state.epoch,
+            steps_per_epoch=self.steps_per_epoch,
+            accumulation=self.accumulation,
+            world_size=self.info.world_size,
+            precision=self.precision.name,
+            init_report=self.init_report,
+        )
+
+    def _log(self, record: dict[str, Any]) -> None:
+        if self.info.is_main:
+            self.run.append_metrics(record)
+
+    def _validate(self, bar: TrainingProgress) -> None:
+        if self.validation is None:
+            return
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                metrics = self.validation(self.model, self.state.step, self.info.rank)
+        finally:
+            self.model.train()
+        if self.info.is_main:
+            self._log({"kind": "validation", "step": self.state.step, "epoch": self.state.epoch, **metrics})
+            bar.print(f"step {self.state.step}: validation AP {metrics.get('AP', float('nan')):.4f}")
+        distributed.barrier()
+
+
+def train(config: Config, options: TrainOptions, validation: ValidationHook | None = None) -> TrainSummary:
+    """Train (or resume) the run described by ``config`` and ``options``; see :class:`TrainOptions`."""
+    try:
+        return Trainer(config, options, validation).fit()
+    finally:
+        distributed.destroy_process_group()
