@@ -23,6 +23,12 @@ help:
 	@echo "make bench-ops   benchmark the deformable attention op"
 	@echo "make synth       write the synthetic dataset to $(DATA)"
 	@echo "make prep        check and split a dataset: make prep DATASET=ytvis21 DATA_ROOT=data"
+	@echo "make train       train: make train DATASET=synth PRESET=tiny-cpu RUN=runs/tiny SET=\"train.max_steps=600\""
+	@echo "make eval        infer + evaluate on the held-out split: make eval RUN=runs/tiny DATASET=synth"
+	@echo "make submit      upload to CodaLab: make submit RESULTS=results/x/results.zip COMPETITION=ytvis21"
+	@echo "make bench-infer frames/s and memory of streaming inference"
+	@echo "make bench-eval  the evaluator against trackeval"
+	@echo "make demo        the pipeline on the built-in synthetic dataset"
 
 install: $(STAMP)
 
@@ -117,7 +123,6 @@ EVAL_OUT ?= results/$(notdir $(patsubst %/,%,$(RUN)))-$(DATASET)
 
 .PHONY: eval
 eval: $(STAMP)
-	@test -n "$(RUN)" || { echo "usage: make eval RUN=runs/<name> [DATASET=ytvis21|ytvis19|ytvis22|ovis|synth]"; exit 2; }
 	$(VENV)/bin/ifm-infer dataset --run $(RUN) --annotations $(EVAL_ANNOTATIONS) --frames $(EVAL_FRAMES) \
 		--out $(EVAL_OUT)
 
