@@ -1,16 +1,220 @@
-"""Command-line interface of ``ifm-analysis``."""
+"""Command-line interface of ``ifm-analysis``: thin commands that parse, validate and call the library."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from instanceformer.analysis.categories import category_names, names_from_dataset
+from instanceformer.analysis.curves import read_run_curves, write_curves_figure
+from instanceformer.analysis.dumps import load_dump
+from instanceformer.analysis.embedding_plot import write_embedding_figure
+from instanceformer.analysis.frames import locate_frames
+from instanceformer.analysis.overlay_video import ground_truth_tracks, predicted_tracks, write_overlay_video
+from instanceformer.analysis.progress import frame_progress, spinner
+from instanceformer.analysis.refpoint_plot import write_reference_point_figures
+from instanceformer.analysis.sampling_plot import write_sampling_figures
 from instanceformer.core.cli import create_app, run_app
+from instanceformer.core.errors import UserError
+from instanceformer.core.formats import load_annotations, load_results
 
 app = create_app(
     "ifm-analysis",
     "instanceformer-analysis",
     "Study what a model learned: embeddings, reference points, sampling locations, videos, curves.",
 )
+
+_FRAMES_HELP = (
+    "Frame root of the annotation file, the video's frame folder, or a video file (see the README's "
+    "'Analysis' section for how frames are found)."
+)
+_ANNOTATIONS_HELP = "Annotation file that names the video's frames (and the category names)."
+_CATEGORIES_HELP = "Category names: an annotation file or a table (ytvis19, ytvis21, ytvis22, ovis)."
+_EVERY_HELP = "With a video file as --frames: keep every K-th frame (as 'ifm-infer video --every')."
+
+
+def _optional_annotations(path: Path | None):
+    return load_annotations(path) if path is not None else None
+
+
+@app.command()
+def tsne(
+    embeddings: Path = typer.Argument(..., help="embeddings.pt written by 'ifm-infer ... --analysis'."),
+    out: Path = typer.Option(..., "--out", help="Figure PNG; the numbers go to the same name with .json."),
+    perplexity: float = typer.Option(30.0, "--perplexity", help="t-SNE perplexity (lowered for few rows)."),
+    color_by: str = typer.Option("track", "--color-by", help="track, category or frame."),
+    video: int | None = typer.Option(None, "--video", help="Only this video's embeddings."),
+    method: str = typer.Option("tsne", "--method", help="tsne (PCA first, then t-SNE) or pca."),
+    categories: str | None = typer.Option(None, "--categories", help=_CATEGORIES_HELP),
+) -> None:
+    """Map instance embeddings to 2-d and measure how well they separate by track."""
+    dump = load_dump(embeddings, "embeddings")
+    names = category_names(categories)
+    with spinner(f"projecting embeddings ({method})") as progress:
+        progress.add_task("project", total=None)
+        report = write_embedding_figure(
+            dump, out, names=names, color_by=color_by, method=method, perplexity=perplexity, video_id=video
+        )
+    separation = report.separation
+    table = Table(title=f"{embeddings.name}: track separation of the embeddings")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("rows (track x frame)", str(separation.num_rows))
+    table.add_row("tracks", str(separation.num_tracks))
+    table.add_row("mean intra-track cosine distance", f"{separation.intra_track_distance:.4f}")
+    table.add_row("mean inter-track cosine distance", f"{separation.inter_track_distance:.4f}")
+    table.add_row("separation (inter / intra)", f"{separation.separation:.3f}")
+    console = Console()
+    console.print(table)
+    console.print(f"-> {report.figure}, {report.sidecar}")
+
+
+@app.command()
+def refpoints(
+    reference_points: Path = typer.Argument(..., help="reference_points.pt written with --analysis."),
+    frames: Path = typer.Option(..., "--frames", help=_FRAMES_HELP),
+    video: int = typer.Option(..., "--video", help="The video id."),
+    out: Path = typer.Option(..., "--out", help="Output folder: frame_<index>.png and paths.png."),
+    annotations: Path | None = typer.Option(None, "--annotations", help=_ANNOTATIONS_HELP),
+    results: Path | None = typer.Option(
+        None, "--results", help="results.json of the same run, for the boxes (default: beside the dump)."
+    ),
+    min_score: float = typer.Option(0.0, "--min-score", help="Only tracks with at least this score."),
+    every: int = typer.Option(1, "--every", help=_EVERY_HELP),
+    categories: str | None = typer.Option(None, "--categories", help=_CATEGORIES_HELP),
+) -> None:
+    """Draw each kept track's reference points and box per frame, and every track's path over time."""
+    dump = load_dump(reference_points, "reference_points")
+    dataset = _optional_annotations(annotations)
+    results_path = results if results is not None else reference_points.parent / "results.json"
+    if results is None and not results_path.is_file():
+        results_path = None
+    tracks = load_results(results_path) if results_path is not None else None
+    video_frames = locate_frames(frames, video, dataset, every)
+    names = category_names(categories) or names_from_dataset(dataset)
+    with frame_progress("drawing reference points") as progress:
+        task = progress.add_task("frames", total=None)
+        written = write_reference_point_figures(
+            dump,
+            video_frames,
+            video,
+            out,
+            names=names,
+            results=tracks,
+            results_source=str(results_path),
+            min_score=min_score,
+            on_frame=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    Console().print(
+        f"{written.num_tracks} tracks, {len(written.frame_figures)} frame figures and "
+        f"{written.paths_figure.name} -> {out}"
+    )
+
+
+@app.command()
+def sampling(
+    sampling_locations: Path = typer.Argument(..., help="sampling_locations.pt written with --analysis."),
+    frames: Path = typer.Option(..., "--frames", help=_FRAMES_HELP),
+    video: int = typer.Option(..., "--video", help="The video id."),
+    track: int = typer.Option(..., "--track", help="The track: its position in results.json (0-based)."),
+    out: Path = typer.Option(..., "--out", help="Output folder: track<T>_frame_<index>.png."),
+    frame: list[int] = typer.Option([], "--frame", help="Only this frame index (repeatable)."),
+    annotations: Path | None = typer.Option(None, "--annotations", help=_ANNOTATIONS_HELP),
+    every: int = typer.Option(1, "--every", help=_EVERY_HELP),
+) -> None:
+    """Draw a track's sampling locations per decoder layer, head and level; marker area ~ weight."""
+    dump = load_dump(sampling_locations, "sampling_locations")
+    dataset = _optional_annotations(annotations)
+    video_frames = locate_frames(frames, video, dataset, every)
+    with frame_progress("drawing sampling locations") as progress:
+        task = progress.add_task("frames", total=None)
+        written = write_sampling_figures(
+            dump,
+            video_frames,
+            video,
+            track,
+            out,
+            frame_indices=frame or None,
+            on_frame=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    Console().print(f"{len(written.figures)} figures of track {track} -> {out}")
+
+
+@app.command()
+def video(
+    results: Path = typer.Argument(..., help="results.json (or results.zip) of an inference run."),
+    frames: Path = typer.Option(..., "--frames", help=_FRAMES_HELP),
+    video_id: int = typer.Option(..., "--video", help="The video id."),
+    out: Path = typer.Option(..., "--out", help="The overlay mp4."),
+    gt: Path | None = typer.Option(
+        None, "--gt", help="Annotation file with ground truth: drawn beside the prediction; names the frames."
+    ),
+    annotations: Path | None = typer.Option(None, "--annotations", help=_ANNOTATIONS_HELP),
+    gif: bool = typer.Option(False, "--gif", help="Also write the same name with .gif."),
+    sheet_every: int | None = typer.Option(
+        None, "--sheet-every", help="Also write <name>_sheet.png with every K-th frame."
+    ),
+    fps: float = typer.Option(6.0, "--fps", help="Frame rate (YouTube-VIS frames are 6 per second)."),
+    min_score: float = typer.Option(0.2, "--min-score", help="Only tracks with at least this score."),
+    every: int = typer.Option(1, "--every", help=_EVERY_HELP),
+    categories: str | None = typer.Option(None, "--categories", help=_CATEGORIES_HELP),
+) -> None:
+    """Write an overlay video of one video's results: masks, track ids, classes and scores."""
+    if gt is not None and annotations is not None:
+        raise UserError("--gt and --annotations: give one (the ground-truth file also names the frames)")
+    predictions = load_results(results)
+    if not any(result.video_id == video_id for result in predictions):
+        raise UserError(f"{results}: no track of video {video_id}")
+    dataset = _optional_annotations(gt if gt is not None else annotations)
+    ground_truth = None
+    if gt is not None:
+        if dataset.annotations is None:
+            raise UserError(f"{gt}: expected ground truth ('annotations'), the file has none")
+        ground_truth = ground_truth_tracks(dataset.tracks_of(video_id))
+    video_frames = locate_frames(frames, video_id, dataset, every)
+    names = category_names(categories) or names_from_dataset(dataset)
+    with frame_progress("writing the overlay video") as progress:
+        task = progress.add_task("frames", total=len(video_frames))
+        written = write_overlay_video(
+            video_frames,
+            predicted_tracks(predictions, video_id, min_score),
+            out,
+            names=names,
+            ground_truth=ground_truth,
+            results_source=str(results),
+            gt_source=str(gt),
+            fps=fps,
+            gif=gif,
+            sheet_every=sheet_every,
+            on_frame=lambda done: progress.update(task, completed=done),
+        )
+    extras = [str(path) for path in (written.gif, written.sheet) if path is not None]
+    height, width = written.frame_size
+    Console().print(
+        f"{written.num_frames} frames of {width}x{height}, {written.num_tracks} tracks -> "
+        + ", ".join([str(written.mp4), *extras])
+    )
+
+
+@app.command()
+def curves(
+    runs: list[Path] = typer.Argument(..., help="Run folders or metrics.jsonl files (several: overlaid)."),
+    out: Path = typer.Option(..., "--out", help="Figure PNG."),
+    series: list[str] = typer.Option(
+        [],
+        "--series",
+        help="Glob of series to plot, e.g. 'loss/*' (repeatable; default: all but aux losses).",
+    ),
+    log_loss: bool = typer.Option(True, "--log-loss/--linear-loss", help="Logarithmic loss axis."),
+) -> None:
+    """Plot loss terms, learning rates and validation metrics over steps; several runs overlaid."""
+    loaded = [read_run_curves(run) for run in runs]
+    plotted = write_curves_figure(loaded, out, patterns=series, log_loss=log_loss)
+    Console().print(f"{len(loaded)} run(s), {len(plotted)} series -> {out}")
 
 
 def main() -> None:
