@@ -206,7 +206,7 @@ def test_zip_input_is_validated_and_a_zip_with_a_folder_is_rejected(
     with zipfile.ZipFile(nested, "w") as archive:
         archive.write(results_path, "out/results.json")
     with pytest.raises(
-        FormatError, match=r"holding only 'results.json' at its root, it holds out/results.json"
+        FormatError, match=r"holding only 'results.json' at its root \(no folder\), it holds out/results.json"
     ):
         validate_results(nested, dataset)
 

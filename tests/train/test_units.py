@@ -16,7 +16,6 @@ from instanceformer.core.runs import RunFolder
 from instanceformer.train.accumulation import accumulation_steps, micro_batch_weights
 from instanceformer.train.checkpointing import truncate_metrics
 from instanceformer.train.precision import PrecisionPolicy
-from instanceformer.train.sampling import ResumableSampler
 from instanceformer.train.schedule import StepLearningRate, drop_steps, total_steps
 
 
@@ -80,14 +79,14 @@ def test_resumable_sampler_continues_where_the_epoch_stopped(
 ) -> None:
     for rank in range(world_size):
         reference = list(ClipSampler(num_samples, seed=3, rank=rank, world_size=world_size))
-        sampler = ResumableSampler(ClipSampler(num_samples, seed=3, rank=rank, world_size=world_size))
+        sampler = ClipSampler(num_samples, seed=3, rank=rank, world_size=world_size)
         sampler.skip = skip
         assert list(sampler) == reference[skip:]
         assert list(sampler) == reference
 
 
 def test_resumable_sampler_follows_the_epoch() -> None:
-    sampler = ResumableSampler(ClipSampler(10, seed=1))
+    sampler = ClipSampler(10, seed=1)
     sampler.set_epoch(2)
     keys = list(itertools.islice(iter(sampler), 3))
     assert {epoch for epoch, _ in keys} == {2}

@@ -12,18 +12,9 @@ from pathlib import Path
 
 import torch
 
+from instanceformer.core.engine.analysis import ANALYSIS_FORMAT_VERSION as DUMP_FORMAT_VERSION
 from instanceformer.core.errors import FormatError, UserError
 
-DUMP_FORMAT_VERSION = 1
-ROW_COLUMNS = (
-    "video_ids",
-    "track_ids",
-    "frame_indices",
-    "category_ids",
-    "scores",
-    "frame_scores",
-    "valid_ratios",
-)
 # Per kind: payload key -> number of dimensions after the row dimension, and the size of the last
 # dimension where it is fixed.
 PAYLOAD_SHAPES: dict[str, dict[str, tuple[int, int | None]]] = {

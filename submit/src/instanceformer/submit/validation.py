@@ -11,7 +11,6 @@ tracks without a single mask, or video ids that all belong to another split.
 
 from __future__ import annotations
 
-import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,14 +19,13 @@ from typing import Any
 
 from instanceformer.core.errors import FormatError, UserError
 from instanceformer.core.formats import (
-    RESULTS_MEMBER,
     TrackResult,
     VideoDataset,
     check_results_against,
     parse_results,
+    read_results_payload,
 )
 from instanceformer.core.formats.fields import is_integer, type_name
-from instanceformer.core.formats.jsonfile import parse_json_bytes
 
 # The evaluation ranks each video's tracks by score and keeps this many (maxDets of the summary).
 MAX_TRACKS_PER_VIDEO = 100
@@ -71,34 +69,6 @@ class InvalidResultsError(UserError):
         super().__init__(
             f"{report.source}: {count} problem{plural} found; the server would reject these results"
         )
-
-
-def read_results_payload(path: str | Path) -> tuple[Any, str]:
-    """The parsed JSON of ``results.json`` or of the one member of a results zip, and its source name.
-
-    FormatError for a zip holding anything but ``results.json`` at its root, or for invalid JSON.
-    """
-    path = Path(path)
-    if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-                if names != [RESULTS_MEMBER]:
-                    listed = ", ".join(names) if names else "nothing"
-                    raise FormatError(
-                        path,
-                        None,
-                        None,
-                        f"expected a zip holding only '{RESULTS_MEMBER}' at its root, it holds {listed}",
-                    )
-                data = archive.read(RESULTS_MEMBER)
-        except zipfile.BadZipFile as problem:
-            raise FormatError(path, None, None, f"expected a zip archive: {problem}") from None
-        source = f"{path} (member {RESULTS_MEMBER})"
-    else:
-        data = path.read_bytes()
-        source = str(path)
-    return parse_json_bytes(data, source), source
 
 
 def _structure_problem(problem: FormatError) -> str:

@@ -21,7 +21,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from instanceformer.core.config import Config
-from instanceformer.core.data import build_train_dataset, manifest_path, resolve_data_paths
+from instanceformer.core.data import (
+    build_train_dataset,
+    build_train_loader,
+    manifest_path,
+    resolve_data_paths,
+)
 from instanceformer.core.errors import UserError
 from instanceformer.core.losses import build_criterion
 from instanceformer.core.losses.criterion import normalisation_count
@@ -47,7 +52,6 @@ from instanceformer.train.initialisation import InitReport, initialise_from
 from instanceformer.train.optimizer import build_optimizer
 from instanceformer.train.precision import PrecisionPolicy, resolve_device
 from instanceformer.train.progress import TrainingProgress
-from instanceformer.train.sampling import build_resumable_loader
 from instanceformer.train.schedule import StepLearningRate, drop_steps, total_steps
 
 CONTRASTIVE_TERM = "contrastive"
@@ -161,8 +165,8 @@ class Trainer:
         self.run = _create_run_folder(config, options, self.info)
         _seed_everything(config.train.seed)
         dataset = build_train_dataset(config, resolve_data_paths(config.data, options.environ))
-        self.loader = build_resumable_loader(
-            config, dataset, rank=self.info.rank, world_size=self.info.world_size
+        self.loader = build_train_loader(
+            config, rank=self.info.rank, world_size=self.info.world_size, dataset=dataset
         )
         self.steps_per_epoch = len(self.loader) // self.accumulation
         if self.steps_per_epoch < 1:

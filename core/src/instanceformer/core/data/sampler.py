@@ -15,6 +15,10 @@ class ClipSampler(Sampler[tuple[int, int]]):
     The permutation depends on ``(seed, epoch)`` only. It is padded by wrapping around to a multiple of
     ``world_size``; process ``rank`` takes every ``world_size``-th entry from position ``rank``. Keys are
     ``(epoch, index)`` so persistent DataLoader workers always know the epoch.
+
+    ``skip`` resumes an epoch: the next iteration starts that many keys into this process's share (the
+    samples it had consumed before an interruption), then ``skip`` resets to 0. Samples depend only on
+    ``(seed, epoch, index)``, so the remaining batches are exactly those of an uninterrupted run.
     """
 
     def __init__(
@@ -30,6 +34,7 @@ class ClipSampler(Sampler[tuple[int, int]]):
         self.rank = rank
         self.world_size = world_size
         self.epoch = 0
+        self.skip = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the epoch of the next iteration."""
@@ -45,5 +50,6 @@ class ClipSampler(Sampler[tuple[int, int]]):
             order = list(range(self.num_samples))
         total = len(self) * self.world_size
         order = (order * (-(-total // self.num_samples)))[:total]
-        for index in order[self.rank : total : self.world_size]:
+        skip, self.skip = self.skip, 0
+        for index in order[self.rank : total : self.world_size][skip:]:
             yield self.epoch, index

@@ -131,8 +131,11 @@ def _read_results_member(path: Path) -> bytes:
         raise FormatError(path, None, None, f"expected a zip archive: {problem}") from None
 
 
-def load_results(path: str | Path) -> list[TrackResult]:
-    """Load results from ``results.json`` or from a ``.zip`` holding exactly one ``results.json``."""
+def read_results_payload(path: str | Path) -> tuple[Any, str]:
+    """The parsed JSON of ``results.json`` or of the one member of a results zip, and its source name.
+
+    FormatError for a zip holding anything but ``results.json`` at its root, or for invalid JSON.
+    """
     path = Path(path)
     if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
         data = _read_results_member(path)
@@ -140,7 +143,13 @@ def load_results(path: str | Path) -> list[TrackResult]:
     else:
         data = path.read_bytes()
         source = str(path)
-    return parse_results(parse_json_bytes(data, source), source)
+    return parse_json_bytes(data, source), source
+
+
+def load_results(path: str | Path) -> list[TrackResult]:
+    """Load results from ``results.json`` or from a ``.zip`` holding exactly one ``results.json``."""
+    payload, source = read_results_payload(path)
+    return parse_results(payload, source)
 
 
 def results_to_json(results: Iterable[TrackResult]) -> list[dict[str, Any]]:
