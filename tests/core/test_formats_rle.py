@@ -13,6 +13,7 @@ from hypothesis.extra.numpy import arrays
 
 from instanceformer.core.formats import (
     compressed_runs,
+    concatenate_uncompressed_counts,
     decode_segmentation,
     decode_segmentations,
     encode_mask,
@@ -312,3 +313,24 @@ def test_encode_masks_rejects_non_stack() -> None:
     with pytest.raises(ValueError, match="num_masks"):
         encode_masks(np.zeros((3, 4), dtype=np.uint8))
     assert encode_masks(np.zeros((0, 3, 4), dtype=np.uint8)) == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=6), max_size=5))
+def test_concatenated_counts_hold_every_list_in_order(counts_lists: list[list[int]]) -> None:
+    runs, offsets = concatenate_uncompressed_counts(counts_lists)
+    assert runs.dtype == np.uint64 and offsets.dtype == np.int64
+    assert offsets.tolist() == [0, *np.cumsum([len(counts) for counts in counts_lists]).tolist()]
+    for index, counts in enumerate(counts_lists):
+        assert runs[offsets[index] : offsets[index + 1]].tolist() == counts
+
+
+def test_concatenated_counts_read_booleans_as_integers() -> None:
+    runs, offsets = concatenate_uncompressed_counts([[True, 2], [], [False]])
+    assert runs.tolist() == [1, 2, 0] and offsets.tolist() == [0, 2, 2, 3]
+
+
+@pytest.mark.parametrize("bad", [[1, -1], [1.0], (1, 2), [2**64], ["3"], [None], [[1]]])
+def test_concatenated_counts_refuse_anything_but_lists_of_non_negative_integers(bad) -> None:
+    with pytest.raises(ValueError, match="flat lists of non-negative integers"):
+        concatenate_uncompressed_counts([[4, 5], bad])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import math
+from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -18,13 +21,18 @@ from instanceformer.core.formats import (
     encode_mask,
     encode_mask_uncompressed,
     to_compressed,
+    write_annotations,
+    write_results_json,
+    write_results_zip,
 )
 from instanceformer.core.metrics import (
     AREA_METRICS,
     OCCLUSION_METRICS,
     compute_evaluation,
+    evaluate_files,
     evaluate_results,
     evaluate_short_long,
+    evaluator,
     metrics_table,
     occlusion_score,
     prepare_ground_truth,
@@ -339,3 +347,56 @@ def test_metrics_table_shows_percentages() -> None:
     cells = [list(column.cells) for column in table.columns]
     assert cells[0] == ["AP", "APl"]
     assert cells[1] == ["42.31", "n/a"]
+
+
+@pytest.mark.parametrize(
+    ("seed", "spec"),
+    [
+        (2, SyntheticSpec(num_videos=6, num_frames=5, predictions_per_video=15, num_categories=3)),
+        (
+            3,
+            SyntheticSpec(
+                num_videos=5, num_frames=4, predictions_per_video=40, num_categories=2, score_step=0.25
+            ),
+        ),
+    ],
+)
+def test_pairs_skipped_by_the_iou_bound_change_nothing(seed, spec) -> None:
+    dataset, results = synthetic_evaluation_case(seed, spec)
+    bound = evaluator.track_iou_upper_bounds
+    skipped = []
+
+    def recording_bound(predicted, truth, pairs):
+        bounds = bound(predicted, truth, pairs)
+        skipped.append(int((bounds[pairs] < 0.5).sum()))
+        return bounds
+
+    with mock.patch.object(evaluator, "track_iou_upper_bounds", recording_bound):
+        pruned = compute_evaluation(results, dataset)
+    assert sum(skipped) > 0
+    every_pair = mock.patch.object(
+        evaluator, "track_iou_upper_bounds", lambda predicted, truth, pairs: pairs.astype(np.float64)
+    )
+    with every_pair:
+        complete = compute_evaluation(results, dataset)
+    np.testing.assert_array_equal(pruned.precision, complete.precision)
+    np.testing.assert_array_equal(pruned.recall, complete.recall)
+    assert (pruned.precision > 0).any()
+
+
+def test_evaluate_files_equals_evaluating_the_loaded_files(tmp_path: Path) -> None:
+    dataset, results = synthetic_evaluation_case(8, SyntheticSpec(num_videos=4, num_frames=3))
+    annotations = write_annotations(dataset, tmp_path / "instances.json")
+    expected = evaluate_results(results, dataset)
+    calls = []
+    for results_path in (
+        write_results_json(results, tmp_path / "results.json"),
+        write_results_zip(results, tmp_path / "results.zip"),
+    ):
+        metrics = evaluate_files(results_path, annotations, progress=lambda done, total: calls.append(total))
+        assert metrics == expected
+        assert gc.isenabled()
+    assert calls == [4] * 8
+    with pytest.raises(FileNotFoundError):
+        evaluate_files(tmp_path / "absent.json", annotations)
+    assert gc.isenabled()

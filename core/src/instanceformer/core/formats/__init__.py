@@ -27,6 +27,7 @@ from instanceformer.core.formats.results import (
 )
 from instanceformer.core.formats.rle import (
     compressed_runs,
+    concatenate_uncompressed_counts,
     decode_segmentation,
     decode_segmentations,
     encode_mask,
@@ -57,6 +58,7 @@ __all__ = [
     "category_table",
     "check_results_against",
     "compressed_runs",
+    "concatenate_uncompressed_counts",
     "decode_segmentation",
     "decode_segmentations",
     "encode_mask",

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
+import numpy as np
+
 from instanceformer.core.errors import FormatError
-from instanceformer.core.formats.fields import is_finite_number, short_repr
-from instanceformer.core.formats.rle import validate_segmentation
+from instanceformer.core.formats.fields import is_finite_number, only_types, short_repr
+from instanceformer.core.formats.rle import concatenate_uncompressed_counts, validate_segmentation
 from instanceformer.core.formats.video_dataset import OCCLUSION_LABELS, Track, Video, VideoDataset
+
+_OCCLUSION_VALUES = {None, *OCCLUSION_LABELS}
 
 
 def _check_unique_ids(source: str, collection: str, ids: Iterable[int]) -> None:
@@ -110,6 +116,111 @@ def _check_track(
     _check_occlusion(source, record, track, video)
 
 
+def _finite_numbers(values: list[Any]) -> bool:
+    """True when every value is an ``int`` or a finite ``float`` (False for an int beyond a double)."""
+    if not only_types(values, int, float):
+        return False
+    try:
+        return all(map(math.isfinite, values))
+    except OverflowError:
+        return False
+
+
+def _uncompressed_counts_look_valid(counts: list[list[Any]], frames: list[int]) -> bool:
+    """Whether uncompressed RLE counts pass :func:`validate_segmentation`, checked in whole-file passes.
+
+    ``counts[i]`` is the counts list of one RLE of a frame of ``frames[i]`` pixels (height x width).
+    """
+    if not counts:
+        return True
+    try:
+        runs, offsets = concatenate_uncompressed_counts(counts)  # [total_runs], [num_masks + 1]
+    except ValueError:
+        return False
+    pixels = np.asarray(frames, dtype=np.int64)  # [num_masks]
+    lengths = np.diff(offsets)  # [num_masks]
+    # Runs no longer than the largest frame cannot overflow the sums below.
+    if not lengths.all() or int(runs.max()) > int(pixels.max()):
+        return False
+    if not np.array_equal(np.add.reduceat(runs, offsets[:-1]).astype(np.int64), pixels):
+        return False
+    # A list of booleans alone is refused (not integers); it can only sum to the frame with a run per pixel.
+    return bool((lengths < pixels).all())
+
+
+def _segmentations_look_valid(tracks: Sequence[Track], dataset: VideoDataset) -> bool:
+    """Whether every segmentation passes :func:`validate_segmentation` (uncompressed RLE in bulk)."""
+    counts: list[list[Any]] = []
+    sizes: list[Any] = []
+    expected_sizes: list[list[int]] = []
+    frames: list[int] = []
+    for track in tracks:
+        video = dataset.video(track.video_id)
+        size = [video.height, video.width]
+        for segmentation in track.segmentations:
+            if segmentation is None:
+                continue
+            if type(segmentation) is dict and type(segmentation.get("counts")) is list:
+                counts.append(segmentation["counts"])
+                sizes.append(segmentation.get("size"))
+                expected_sizes.append(size)
+                frames.append(video.height * video.width)
+                continue
+            try:
+                validate_segmentation(segmentation, video.height, video.width)
+            except ValueError:
+                return False
+    if not only_types(sizes, list) or sizes != expected_sizes:
+        return False
+    return only_types(chain.from_iterable(sizes), int) and _uncompressed_counts_look_valid(counts, frames)
+
+
+def _per_frame_values_look_valid(tracks: Sequence[Track]) -> bool:
+    """Whether every area and box passes :func:`_check_areas_and_boxes`, checked in whole-list passes."""
+    areas = [area for area in chain.from_iterable(track.areas for track in tracks) if area is not None]
+    if not _finite_numbers(areas) or (areas and min(areas) < 0):
+        return False
+    boxes = [box for box in chain.from_iterable(track.bboxes for track in tracks) if box is not None]
+    if not only_types(boxes, list, tuple) or set(map(len, boxes)) - {4}:
+        return False
+    return _finite_numbers(list(chain.from_iterable(boxes)))
+
+
+def _track_fields_look_valid(tracks: Sequence[Track], dataset: VideoDataset, category_ids: set[int]) -> bool:
+    """Whether every track passes the per-track checks of :func:`_check_track` other than the values."""
+    for track in tracks:
+        if not dataset.has_video(track.video_id) or track.category_id not in category_ids:
+            return False
+        if track.iscrowd not in (0, 1):
+            return False
+        length = dataset.video(track.video_id).length
+        if not len(track.segmentations) == len(track.areas) == len(track.bboxes) == length:
+            return False
+        if track.occlusion is not None:
+            if len(track.occlusion) != length:
+                return False
+            try:
+                if not set(track.occlusion) <= _OCCLUSION_VALUES:
+                    return False
+            except TypeError:
+                return False
+    return True
+
+
+def _tracks_look_valid(dataset: VideoDataset, category_ids: set[int]) -> bool:
+    """Whether every track passes :func:`_check_track`, in a few passes over the whole file.
+
+    Accepts exactly what the track-by-track checks accept; when it says no, those checks run and name
+    the first problem.
+    """
+    tracks = dataset.annotations or ()
+    return (
+        _track_fields_look_valid(tracks, dataset, category_ids)
+        and _per_frame_values_look_valid(tracks)
+        and _segmentations_look_valid(tracks, dataset)
+    )
+
+
 def validate_dataset(dataset: VideoDataset, source: str = "<dataset>") -> None:
     """Check the consistency of a dataset; raise FormatError at the first problem.
 
@@ -132,5 +243,7 @@ def validate_dataset(dataset: VideoDataset, source: str = "<dataset>") -> None:
         return
     _check_unique_ids(source, "annotations", (track.id for track in dataset.annotations))
     category_ids = set(dataset.category_ids())
+    if _tracks_look_valid(dataset, category_ids):
+        return
     for index, track in enumerate(dataset.annotations):
         _check_track(source, index, track, dataset, category_ids)

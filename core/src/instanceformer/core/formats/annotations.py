@@ -13,6 +13,7 @@ from typing import Any
 
 from instanceformer.core.errors import FormatError
 from instanceformer.core.formats.annotation_checks import validate_dataset
+from instanceformer.core.formats.collector import paused_garbage_collection
 from instanceformer.core.formats.fields import RecordFields, describe, record_name, type_name
 from instanceformer.core.formats.jsonfile import read_json_file
 from instanceformer.core.formats.video_dataset import OCCLUSION_LABELS, Category, Track, Video, VideoDataset
@@ -90,6 +91,7 @@ def _records(source: str, payload: dict[str, Any], key: str, *, nullable: bool) 
     return value
 
 
+@paused_garbage_collection()
 def parse_annotations(payload: Any, source: str = "<annotations>") -> VideoDataset:
     """Build a :class:`VideoDataset` from parsed JSON and validate it (FormatError on any problem)."""
     if not isinstance(payload, dict):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from instanceformer.core.errors import FormatError
@@ -49,8 +49,18 @@ def is_integer(value: Any) -> bool:
 
 
 def is_finite_number(value: Any) -> bool:
-    """True for a finite JSON number (``bool`` excluded)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """True for a finite JSON number (``bool`` excluded; integers of any size are finite)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def only_types(values: Iterable[Any], *allowed: type) -> bool:
+    """True when every value's exact type is one of ``allowed`` (subclasses such as ``bool`` excluded).
+
+    One pass in C over any number of values: the bulk checks of whole files are built on it.
+    """
+    return set(map(type, values)) <= set(allowed)
 
 
 def record_name(collection: str, index: int, record: Any) -> str:

@@ -12,14 +12,18 @@ validator can report them all.
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from instanceformer.core.errors import FormatError
-from instanceformer.core.formats.fields import RecordFields, is_integer, type_name
+from instanceformer.core.formats.collector import paused_garbage_collection
+from instanceformer.core.formats.fields import RecordFields, is_integer, only_types, type_name
 from instanceformer.core.formats.jsonfile import parse_json_bytes
 from instanceformer.core.formats.rle import compressed_runs
 from instanceformer.core.formats.video_dataset import VideoDataset
@@ -27,6 +31,9 @@ from instanceformer.core.io import write_bytes_atomic, write_zip_atomic
 
 RESULTS_MEMBER = "results.json"
 _EXAMPLES_SHOWN = 3
+_RESULT_FIELDS = itemgetter("video_id", "category_id", "score", "segmentations")
+_SIZE = itemgetter("size")
+_COUNTS = itemgetter("counts")
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,7 @@ def _parse_segmentation(fields: RecordFields, frame: int, value: Any) -> dict[st
 
 
 def _parse_track_result(fields: RecordFields) -> TrackResult:
-    """One entry of the results list."""
+    """One entry of the results list, every field checked in turn (the path that finds the first problem)."""
     raw_segmentations = fields.list_field("segmentations")
     return TrackResult(
         video_id=fields.integer("video_id"),
@@ -100,12 +107,69 @@ def _parse_track_result(fields: RecordFields) -> TrackResult:
     )
 
 
+def _masks_look_valid(segmentations: list[Any]) -> bool:
+    """Whether every per-frame entry passes :func:`_parse_segmentation`, checked in whole-list passes."""
+    masks = [value for value in segmentations if value is not None]
+    if not only_types(masks, dict):
+        return False
+    try:
+        sizes = list(map(_SIZE, masks))
+        counts = list(map(_COUNTS, masks))
+    except KeyError:
+        return False
+    if not only_types(sizes, list):
+        return False
+    distinct = set(map(tuple, sizes))  # a few (height, width) pairs
+    if any(len(size) != 2 or not only_types(size, int) or min(size) < 1 for size in distinct):
+        return False
+    # True equals 1, so deduplication can hide a boolean behind a 1: look at every value then.
+    if any(1 in size for size in distinct) and not only_types(chain.from_iterable(sizes), int):
+        return False
+    return only_types(counts, str, list)
+
+
+def _fast_parse_results(payload: list[Any]) -> list[TrackResult] | None:
+    """The results of a well-formed payload in whole-list passes, or ``None`` when anything is off.
+
+    Accepts exactly what the record-by-record path accepts; that path then names the first problem.
+    """
+    if not payload:
+        return []
+    if not only_types(payload, dict):
+        return None
+    try:
+        columns = list(zip(*map(_RESULT_FIELDS, payload), strict=True))
+    except KeyError:
+        return None
+    video_ids, category_ids, scores, segmentations = columns
+    if not (only_types(video_ids, int) and only_types(category_ids, int)):
+        return None
+    try:
+        if not only_types(scores, int, float) or not all(map(math.isfinite, scores)):
+            return None
+    except OverflowError:
+        return None
+    if not only_types(segmentations, list) or not _masks_look_valid(list(chain.from_iterable(segmentations))):
+        return None
+    return list(map(TrackResult, video_ids, category_ids, scores, map(tuple, segmentations)))
+
+
+@paused_garbage_collection()
 def parse_results(payload: Any, source: str = "<results>") -> list[TrackResult]:
-    """Build the list of :class:`TrackResult` from parsed JSON (FormatError on a structural problem)."""
+    """Build the list of :class:`TrackResult` from parsed JSON (FormatError on a structural problem).
+
+    Each track needs integer ``video_id`` and ``category_id``, a finite ``score`` and a list
+    ``segmentations`` whose entries are ``null`` or an RLE object with ``size`` (two positive integers)
+    and ``counts`` (a string or a list). A well-formed file is checked in whole-list passes; otherwise
+    the tracks are read one by one so that the error names the first bad record and field.
+    """
     if not isinstance(payload, list):
         raise FormatError(
             source, None, None, f"expected a JSON list of tracks at the top level, got {type_name(payload)}"
         )
+    results = _fast_parse_results(payload)
+    if results is not None:
+        return results
     return [
         _parse_track_result(RecordFields(source, f"results[{index}]", raw))
         for index, raw in enumerate(payload)

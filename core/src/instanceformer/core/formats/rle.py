@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
@@ -151,6 +152,25 @@ def parse_compressed_counts(counts: str | bytes) -> list[int]:
     return compressed_runs(counts).tolist()
 
 
+def concatenate_uncompressed_counts(counts_lists: Sequence[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of many uncompressed RLE counts lists in one array, without a Python loop per value.
+
+    Returns ``(runs, offsets)``: ``runs`` ``[total_runs]`` uint64, the lists one after the other, and
+    ``offsets`` ``[num_lists + 1]`` int64, list ``i`` being ``runs[offsets[i]:offsets[i + 1]]``.
+    Raises ValueError when a counts value is not a list, or holds anything but integers in
+    ``[0, 2**64)`` (``bool`` values count as integers, as numpy reads them).
+    """
+    runs = array("Q")
+    try:
+        for counts in counts_lists:
+            runs.fromlist(counts)
+    except (TypeError, OverflowError):
+        raise ValueError("expected uncompressed RLE counts as flat lists of non-negative integers") from None
+    lengths = np.fromiter(map(len, counts_lists), dtype=np.int64, count=len(counts_lists))  # [num_lists]
+    offsets = np.concatenate(([0], np.cumsum(lengths)))  # [num_lists + 1]
+    return np.frombuffer(runs, dtype=np.uint64), offsets
+
+
 def _check_runs(runs: np.ndarray, height: int, width: int) -> None:
     """Check that ``[num_runs]`` run lengths are non-negative and cover exactly ``height * width`` pixels."""
     if runs.size and runs.min() < 0:
@@ -200,7 +220,11 @@ def _check_polygons(polygons: list[Any]) -> None:
                 f"expected polygon {index} with an even number (>= 6) of coordinates, got {len(polygon)}"
             )
         for value in polygon:
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or (isinstance(value, float) and not math.isfinite(value))
+            ):
                 raise ValueError(f"expected polygon {index} made of finite numbers, got {value!r}")
 
 

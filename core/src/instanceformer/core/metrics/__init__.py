@@ -1,11 +1,13 @@
 """The YouTube-VIS / OVIS video instance segmentation metric (the servers' definition, vectorised).
 
-:func:`evaluate_results` gives the summary numbers (AP, AP50, AP75, APs/m/l, AR1/10/100, ARs/m/l, and
+:func:`evaluate_files` evaluates a results file against an annotation file; :func:`evaluate_results`
+gives the summary numbers (AP, AP50, AP75, APs/m/l, AR1/10/100, ARs/m/l, and
 APlight/medium/heavy for OVIS-style ground truth); :func:`compute_evaluation` the full precision/recall
 arrays; :func:`evaluate_short_long` the YouTube-VIS 2022 mean of the short- and long-video sets.
 """
 
 from instanceformer.core.metrics.evaluator import compute_evaluation, evaluate_results, evaluate_short_long
+from instanceformer.core.metrics.files import evaluate_files
 from instanceformer.core.metrics.ground_truth import PreparedGroundTruth, prepare_ground_truth
 from instanceformer.core.metrics.parameters import (
     AREA_SUBSETS,
@@ -34,6 +36,7 @@ __all__ = [
     "PreparedGroundTruth",
     "Subset",
     "compute_evaluation",
+    "evaluate_files",
     "evaluate_results",
     "evaluate_short_long",
     "metrics_table",

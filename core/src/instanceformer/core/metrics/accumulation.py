@@ -20,18 +20,20 @@ from instanceformer.core.metrics.parameters import IOU_THRESHOLDS, MAX_DETECTION
 
 
 @dataclass(frozen=True)
-class GroupOutcome:
-    """The matching result of one video and category.
+class VideoMatches:
+    """The matching result of the predictions of one video, all categories together.
 
-    ``scores`` ``[num_predictions]`` sorted decreasingly; ``matched`` and ``ignored``
-    ``[num_subsets, num_thresholds, num_predictions]`` bool; ``counted_truth`` ``[num_subsets]`` int64,
-    the ground-truth tracks that count in each subset.
+    Predictions of one category are contiguous and sorted by decreasing score. ``scores``,
+    ``categories`` (index into the evaluated category ids) and ``ranks`` (position within the video's
+    predictions of that category) are ``[num_predictions]``; ``matched`` and ``ignored``
+    ``[num_subsets, num_thresholds, num_predictions]`` bool.
     """
 
     scores: np.ndarray
+    categories: np.ndarray
+    ranks: np.ndarray
     matched: np.ndarray
     ignored: np.ndarray
-    counted_truth: np.ndarray
 
 
 def _precision_at_recalls(true_positives: np.ndarray, false_positives: np.ndarray, counted: int) -> tuple:
@@ -55,36 +57,35 @@ def _precision_at_recalls(true_positives: np.ndarray, false_positives: np.ndarra
 
 
 def accumulate(
-    outcomes_by_category: Sequence[Sequence[GroupOutcome]], num_subsets: int
+    videos: Sequence[VideoMatches], counted_truth: np.ndarray, num_subsets: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Precision ``[T, R, K, S, M]`` and recall ``[T, K, S, M]`` arrays (-1 where undefined).
 
-    ``outcomes_by_category[k]`` lists the outcomes of category ``k`` in video-id order. T: IoU thresholds,
-    R: recall thresholds, K: categories, S: subsets, M: maximum detections (1, 10, 100).
+    ``videos`` are in video-id order; ``counted_truth`` is ``[K, S]``, the ground-truth tracks of each
+    category that count in each subset. T: IoU thresholds, R: recall thresholds, K: categories,
+    S: subsets, M: maximum detections (1, 10, 100).
     """
     num_thresholds, num_recalls = len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS)
-    num_categories, num_limits = len(outcomes_by_category), len(MAX_DETECTIONS)
+    num_categories, num_limits = len(counted_truth), len(MAX_DETECTIONS)
     precision = -np.ones((num_thresholds, num_recalls, num_categories, num_subsets, num_limits))
     recall = -np.ones((num_thresholds, num_categories, num_subsets, num_limits))
-    for category, outcomes in enumerate(outcomes_by_category):
-        if not outcomes:
-            continue
-        counted = np.sum([outcome.counted_truth for outcome in outcomes], axis=0)  # [num_subsets]
-        scores = np.concatenate([outcome.scores for outcome in outcomes])  # [num_pooled]
-        rank = np.concatenate([np.arange(len(outcome.scores)) for outcome in outcomes])  # [num_pooled]
-        matched = np.concatenate([outcome.matched for outcome in outcomes], axis=-1)  # [S, T, num_pooled]
-        ignored = np.concatenate([outcome.ignored for outcome in outcomes], axis=-1)  # [S, T, num_pooled]
-        order = np.argsort(-scores, kind="stable")  # [num_pooled]
+    empty = np.zeros((num_subsets, num_thresholds, 0), dtype=bool)
+    scores = np.concatenate([np.zeros(0)] + [video.scores for video in videos])  # [num_pooled]
+    categories = np.concatenate([np.zeros(0, dtype=np.int64)] + [video.categories for video in videos])
+    ranks = np.concatenate([np.zeros(0, dtype=np.int64)] + [video.ranks for video in videos])
+    matched = np.concatenate([empty] + [video.matched for video in videos], axis=-1)  # [S, T, num_pooled]
+    ignored = np.concatenate([empty] + [video.ignored for video in videos], axis=-1)  # [S, T, num_pooled]
+    for category in np.flatnonzero(counted_truth.any(axis=1)).tolist():
+        members = np.flatnonzero(categories == category)  # [num_members], pooled order
+        order = members[np.argsort(-scores[members], kind="stable")]  # [num_members]
         for limit_index, max_detections in enumerate(MAX_DETECTIONS):
-            kept = order[rank[order] < max_detections]  # [num_kept]
+            kept = order[ranks[order] < max_detections]  # [num_kept]
             kept_matched, kept_ignored = matched[..., kept], ignored[..., kept]  # [S, T, num_kept]
             true_positives = np.cumsum(kept_matched & ~kept_ignored, axis=-1, dtype=np.float64)
             false_positives = np.cumsum(~kept_matched & ~kept_ignored, axis=-1, dtype=np.float64)
-            for subset in range(num_subsets):
-                if counted[subset] == 0:
-                    continue
+            for subset in np.flatnonzero(counted_truth[category]).tolist():
                 curve, final_recall = _precision_at_recalls(
-                    true_positives[subset], false_positives[subset], int(counted[subset])
+                    true_positives[subset], false_positives[subset], int(counted_truth[category, subset])
                 )
                 precision[:, :, category, subset, limit_index] = curve
                 recall[:, category, subset, limit_index] = final_recall

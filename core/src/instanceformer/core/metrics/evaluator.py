@@ -2,9 +2,10 @@
 
 Per video: predictions of categories the ground truth does not list are dropped (as the servers do),
 each category keeps its 100 best-scored predictions (ties keep file order), track IoUs are computed
-for all pairs at once (:mod:`~instanceformer.core.metrics.track_iou`), and each (video, category) group
-is matched greedily (:mod:`~instanceformer.core.metrics.matching`). The matches of all videos are then
-pooled per category into COCO-style curves (:mod:`~instanceformer.core.metrics.accumulation`).
+for the pairs of tracks of the same category (:mod:`~instanceformer.core.metrics.track_iou`), and the
+predictions are matched greedily, all categories in one pass since tracks of different categories
+never match (:mod:`~instanceformer.core.metrics.matching`). The matches of all videos are then pooled
+per category into COCO-style curves (:mod:`~instanceformer.core.metrics.accumulation`).
 """
 
 from __future__ import annotations
@@ -15,77 +16,104 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from instanceformer.core.formats import TrackResult, Video, VideoDataset
-from instanceformer.core.metrics.accumulation import GroupOutcome, accumulate
+from instanceformer.core.formats.collector import paused_garbage_collection
+from instanceformer.core.metrics.accumulation import VideoMatches, accumulate
 from instanceformer.core.metrics.ground_truth import PreparedGroundTruth, prepare_ground_truth
 from instanceformer.core.metrics.matching import match_predictions
-from instanceformer.core.metrics.parameters import MAX_DETECTIONS, Subset
+from instanceformer.core.metrics.parameters import MATCHING_THRESHOLDS, MAX_DETECTIONS, Subset
 from instanceformer.core.metrics.result_checks import check_results
 from instanceformer.core.metrics.summary import Evaluation
-from instanceformer.core.metrics.track_iou import track_iou_matrix
+from instanceformer.core.metrics.track_iou import track_iou_matrix, track_iou_upper_bounds
 from instanceformer.core.metrics.video_tracks import TruthTracks, predicted_tracks
 
 ProgressCallback = Callable[[int, int], None]
 
 
-def _outside(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
-    """``[num_tracks]`` bool: values outside the inclusive range (NaN counts as outside)."""
-    low, high = bounds
-    return ~((values >= low) & (values <= high))
+def _outside(values: np.ndarray, subsets: Sequence[Subset]) -> np.ndarray:
+    """``[num_subsets, num_tracks]`` bool: mean areas outside each subset's inclusive range (NaN: outside)."""
+    low = np.array([subset.area_range[0] for subset in subsets], dtype=np.float64)[:, None]  # [S, 1]
+    high = np.array([subset.area_range[1] for subset in subsets], dtype=np.float64)[:, None]  # [S, 1]
+    return ~((values[None, :] >= low) & (values[None, :] <= high))
 
 
-def _truth_ignored(
-    subsets: Sequence[Subset], areas: np.ndarray, crowd: np.ndarray, occlusion: np.ndarray
-) -> np.ndarray:
-    """``[num_subsets, num_truth]`` bool: crowd, or mean area / occlusion score outside the subset."""
-    rows = []
-    for subset in subsets:
-        ignored = crowd | _outside(areas, subset.area_range)
+def _truth_ignored(subsets: Sequence[Subset], tracks: Sequence[TruthTracks]) -> np.ndarray:
+    """``[num_subsets, num_truth]`` bool over the tracks of all videos: crowd, or mean area / occlusion
+    score outside the subset."""
+    areas = np.concatenate([np.zeros(0)] + [track.mean_areas for track in tracks])  # [num_truth]
+    crowd = np.concatenate([np.zeros(0, dtype=bool)] + [track.crowd for track in tracks])  # [num_truth]
+    occlusion = np.concatenate([np.zeros(0)] + [track.occlusion_scores for track in tracks])  # [num_truth]
+    ignored = crowd[None, :] | _outside(areas, subsets)  # [S, num_truth]
+    for index, subset in enumerate(subsets):
         if subset.occlusion_range is not None:
-            ignored |= _outside(occlusion, subset.occlusion_range)
-        rows.append(ignored)
-    return np.stack(rows) if rows else np.zeros((0, len(areas)), dtype=bool)
+            low, high = subset.occlusion_range
+            ignored[index] |= ~((occlusion >= low) & (occlusion <= high))
+    return ignored
 
 
-def _best_predictions(results: Sequence[TrackResult], category_ids: set[int]) -> list[TrackResult]:
-    """Per category, the 100 best-scored results (stable for ties), grouped by category."""
+def _counted_truth(
+    ignored: np.ndarray, tracks: Sequence[TruthTracks], category_ids: Sequence[int]
+) -> np.ndarray:
+    """``[num_categories, num_subsets]`` int64: the ground-truth tracks of each category that count in each
+    subset."""
+    categories = np.concatenate([np.zeros(0, dtype=np.int64)] + [track.category_ids for track in tracks])
+    category_index = np.searchsorted(np.asarray(category_ids, dtype=np.int64), categories)  # [num_truth]
+    counted = np.zeros((len(category_ids), len(ignored)), dtype=np.int64)
+    np.add.at(counted, category_index, (~ignored).T.astype(np.int64))
+    return counted
+
+
+def _best_predictions(
+    results: Sequence[TrackResult], category_ids: set[int]
+) -> tuple[list[TrackResult], list[int]]:
+    """Per category, the 100 best-scored results (stable for ties), grouped by category, with their rank."""
     by_category: dict[int, list[TrackResult]] = defaultdict(list)
     for result in results:
         if result.category_id in category_ids:
             by_category[result.category_id].append(result)
     kept: list[TrackResult] = []
+    ranks: list[int] = []
     for group in by_category.values():
-        order = np.argsort([-float(result.score) for result in group], kind="stable")
-        kept.extend(group[index] for index in order[: MAX_DETECTIONS[-1]])
-    return kept
+        order = np.argsort([-float(result.score) for result in group], kind="stable")[: MAX_DETECTIONS[-1]]
+        kept.extend(group[index] for index in order.tolist())
+        ranks.extend(range(len(order)))
+    return kept, ranks
 
 
-def _evaluate_video(
-    video: Video, truth: TruthTracks, results: Sequence[TrackResult], subsets: Sequence[Subset]
-) -> dict[int, GroupOutcome]:
-    """The matching outcome of every category present in ``video`` (ground truth or predictions)."""
+def _match_video(
+    video: Video,
+    truth: TruthTracks,
+    truth_ignored: np.ndarray,
+    results: Sequence[TrackResult],
+    ranks: Sequence[int],
+    subsets: Sequence[Subset],
+    category_ids: np.ndarray,
+) -> VideoMatches:
+    """Match the predictions of ``video`` (grouped by category, by decreasing score) to its ground truth.
+
+    All categories are matched in one pass: tracks of different categories get IoU 0 and so never match.
+    ``truth_ignored`` is ``[num_subsets, num_truth]``; ``category_ids`` the evaluated ids, ascending.
+    """
     predicted = predicted_tracks(results, video)
-    # IoUs are only needed between tracks of a category that both sides have in this video.
-    rows = np.flatnonzero(np.isin(predicted.category_ids, truth.category_ids))
-    columns = np.flatnonzero(np.isin(truth.category_ids, predicted.category_ids))
-    ious = track_iou_matrix(predicted, truth, rows, columns)  # [num_predicted, num_truth]
-    ignored = _truth_ignored(subsets, truth.mean_areas, truth.crowd, truth.occlusion_scores)  # [S, num_truth]
-    outside = np.stack([_outside(predicted.mean_areas, subset.area_range) for subset in subsets])  # [S, P]
-    outcomes = {}
-    for category_id in np.union1d(truth.category_ids, predicted.category_ids):
-        rows = np.flatnonzero(predicted.category_ids == category_id)  # sorted by decreasing score
-        columns = np.flatnonzero(truth.category_ids == category_id)
-        matched, prediction_ignored = match_predictions(
-            ious[np.ix_(rows, columns)], ignored[:, columns], truth.crowd[columns], outside[:, rows]
-        )
-        outcomes[int(category_id)] = GroupOutcome(
-            scores=predicted.scores[rows],
-            matched=matched,
-            ignored=prediction_ignored,
-            counted_truth=(~ignored[:, columns]).sum(axis=1),
-        )
-    return outcomes
+    # IoUs are only needed between tracks of the same category, and only where they can reach the lowest
+    # threshold; every other pair keeps IoU 0 and, like its true IoU, matches at no threshold.
+    # [num_predicted, num_truth] each
+    same_category = predicted.category_ids[:, None] == truth.category_ids[None, :]
+    bounds = track_iou_upper_bounds(predicted, truth, same_category)
+    pairs = same_category & (bounds >= np.min(MATCHING_THRESHOLDS))
+    ious = track_iou_matrix(predicted, truth, pairs=pairs)  # [num_predicted, num_truth]
+    matched, ignored = match_predictions(
+        ious, truth_ignored, truth.crowd, _outside(predicted.mean_areas, subsets)
+    )  # [S, T, num_predicted] each
+    return VideoMatches(
+        scores=predicted.scores,
+        categories=np.searchsorted(category_ids, predicted.category_ids),
+        ranks=np.asarray(ranks, dtype=np.int64),
+        matched=matched,
+        ignored=ignored,
+    )
 
 
+@paused_garbage_collection()
 def compute_evaluation(
     results: Sequence[TrackResult],
     ground_truth: VideoDataset | PreparedGroundTruth,
@@ -112,24 +140,25 @@ def compute_evaluation(
     dataset = ground_truth.dataset
     check_results(results, dataset, source)
     category_ids = ground_truth.category_ids
-    category_index = {category_id: index for index, category_id in enumerate(category_ids)}
+    sorted_ids = np.asarray(category_ids, dtype=np.int64)
+    subsets = ground_truth.subsets
     results_by_video: dict[int, list[TrackResult]] = defaultdict(list)
     for result in results:
         results_by_video[result.video_id].append(result)
-    outcomes: list[list[GroupOutcome]] = [[] for _ in category_ids]
     videos = sorted(dataset.videos, key=lambda video: video.id)
-    for done, video in enumerate(videos, 1):
-        kept = _best_predictions(results_by_video.get(video.id, ()), set(category_ids))
-        truth = ground_truth.tracks[video.id]
-        if kept or truth.num_tracks:
-            for category_id, outcome in _evaluate_video(video, truth, kept, ground_truth.subsets).items():
-                outcomes[category_index[category_id]].append(outcome)
+    truths = [ground_truth.tracks[video.id] for video in videos]
+    ignored = _truth_ignored(subsets, truths)  # [S, num_truth], tracks of all videos in video order
+    first_truth = np.cumsum([0] + [truth.num_tracks for truth in truths]).tolist()
+    matches: list[VideoMatches] = []
+    for done, (video, truth) in enumerate(zip(videos, truths, strict=True), 1):
+        kept, ranks = _best_predictions(results_by_video.get(video.id, ()), set(category_ids))
+        if kept:
+            video_ignored = ignored[:, first_truth[done - 1] : first_truth[done]]  # [S, num_truth]
+            matches.append(_match_video(video, truth, video_ignored, kept, ranks, subsets, sorted_ids))
         if progress is not None:
             progress(done, len(videos))
-    precision, recall = accumulate(outcomes, len(ground_truth.subsets))
-    return Evaluation(
-        category_ids=category_ids, subsets=ground_truth.subsets, precision=precision, recall=recall
-    )
+    precision, recall = accumulate(matches, _counted_truth(ignored, truths, category_ids), len(subsets))
+    return Evaluation(category_ids=category_ids, subsets=subsets, precision=precision, recall=recall)
 
 
 def evaluate_results(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats import VideoDataset
+from instanceformer.core.formats.collector import paused_garbage_collection
 from instanceformer.core.metrics.parameters import AREA_SUBSETS, OCCLUSION_SUBSETS, Subset
 from instanceformer.core.metrics.video_tracks import TruthTracks, truth_tracks
 
@@ -28,6 +29,7 @@ class PreparedGroundTruth:
     category_ids: tuple[int, ...]
 
 
+@paused_garbage_collection()
 def prepare_ground_truth(dataset: VideoDataset) -> PreparedGroundTruth:
     """Prepare the ground truth of ``dataset`` (masks in any encoding) for :func:`compute_evaluation`.
 

@@ -50,7 +50,9 @@ def match_predictions(
     if num_predictions and num_truth:
         counts = ~truth_ignored[:, None, :]  # [num_subsets, 1, num_truth]
         taken = np.zeros((num_subsets, len(thresholds), num_truth), dtype=bool)
-        for prediction in range(num_predictions):
+        # A prediction below the lowest threshold everywhere matches nothing and takes nothing.
+        reachable = np.flatnonzero(ious.max(axis=1) >= np.min(thresholds))  # [num_reachable]
+        for prediction in reachable.tolist():
             row = ious[prediction]  # [num_truth]
             # [num_subsets, num_thresholds, num_truth]
             candidates = (~taken | truth_crowd) & (row[None, :] >= thresholds[:, None])[None]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections import defaultdict
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from instanceformer.core.errors import FormatError
@@ -19,8 +21,11 @@ from instanceformer.core.formats import TrackResult, Video, VideoDataset
 
 # Characters '0'..'o' carry 5 data bits and a continuation bit; a number ends on '0'..'O'.
 _COMPRESSED_COUNTS = re.compile(r"[0-o]*[0-O]")
-_ALPHABET = re.compile(r"[0-o]*")
+_ALPHABET = bytes(range(ord("0"), ord("o") + 1))
 _LAST_CHARACTER_BOUND = "P"
+_SIZE = itemgetter("size")
+_COUNTS = itemgetter("counts")
+_LAST_CHARACTER = itemgetter(-1)
 
 
 def _counts_problem(counts: Any) -> str | None:
@@ -63,22 +68,52 @@ def _check_masks(source: str, record: str, result: TrackResult, video: Video) ->
             raise FormatError(source, record, f"segmentations[{frame}].counts", problem)
 
 
-def _looks_valid(result: TrackResult, video: Video) -> bool:
-    """Fast check of one result (no message): frame count, sizes, string counts in the alphabet."""
-    if len(result.segmentations) != video.length:
+def _masks_by_size(
+    results: Sequence[TrackResult], videos: Sequence[Video]
+) -> dict[tuple[int, int], list[dict[str, Any]]]:
+    """The non-null masks of ``results``, grouped by the ``(height, width)`` of their result's video."""
+    groups: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
+    for result, video in zip(results, videos, strict=True):
+        groups[video.height, video.width].extend(
+            segmentation for segmentation in result.segmentations if segmentation is not None
+        )
+    return groups
+
+
+def _looks_valid(results: Sequence[TrackResult], dataset: VideoDataset) -> bool:
+    """Fast check of all results (no message), in whole-list passes: known videos, finite scores, frame
+    counts, mask sizes, and string counts in COCO's alphabet that end a number."""
+    videos = [dataset.video(result.video_id) for result in results if dataset.has_video(result.video_id)]
+    if len(videos) != len(results):
         return False
-    masks = [segmentation for segmentation in result.segmentations if segmentation is not None]
-    height, width = video.height, video.width
-    if any(mask["size"][0] != height or mask["size"][1] != width for mask in masks):
+    try:
+        if not all(math.isfinite(float(result.score)) for result in results):
+            return False
+    except OverflowError:
         return False
-    counts = [mask["counts"] for mask in masks]
-    if not all(type(value) is str and value and value[-1] < _LAST_CHARACTER_BOUND for value in counts):
+    if any(len(result.segmentations) != video.length for result, video in zip(results, videos, strict=True)):
         return False
-    return _ALPHABET.fullmatch("".join(counts)) is not None
+    counts: list[Any] = []
+    for (height, width), masks in _masks_by_size(results, videos).items():
+        sizes = list(map(_SIZE, masks))
+        if sizes.count([height, width]) != len(sizes):
+            return False
+        counts.extend(map(_COUNTS, masks))
+    if not all(counts):
+        return False
+    try:
+        characters = "".join(counts)  # TypeError unless every counts is a string
+    except TypeError:
+        return False
+    if counts and max(map(_LAST_CHARACTER, counts)) >= _LAST_CHARACTER_BOUND:
+        return False
+    return characters.isascii() and not characters.encode("ascii").translate(None, _ALPHABET)
 
 
 def check_results(results: Sequence[TrackResult], dataset: VideoDataset, source: str = "<results>") -> None:
     """Raise :class:`FormatError` (naming ``source``, the result and the field) at the first bad result."""
+    if _looks_valid(results, dataset):
+        return
     for index, result in enumerate(results):
         record = f"results[{index}] (video_id {result.video_id})"
         if not dataset.has_video(result.video_id):
@@ -90,6 +125,4 @@ def check_results(results: Sequence[TrackResult], dataset: VideoDataset, source:
             )
         if not math.isfinite(float(result.score)):
             raise FormatError(source, record, "score", f"expected a finite number, got {result.score}")
-        video = dataset.video(result.video_id)
-        if not _looks_valid(result, video):
-            _check_masks(source, record, result, video)
+        _check_masks(source, record, result, dataset.video(result.video_id))

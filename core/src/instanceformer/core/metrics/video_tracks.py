@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain, compress, pairwise, repeat
+from operator import is_not
 from typing import Any
 
 import numpy as np
 from pycocotools import mask as coco_mask
 
 from instanceformer.core.formats import Track, TrackResult, Video
+from instanceformer.core.formats.rle import concatenate_uncompressed_counts
 from instanceformer.core.metrics.parameters import occlusion_score
 
 RleDict = dict[str, Any]
@@ -63,13 +66,16 @@ class PredictedTracks(VideoTracks):
 
 
 def _frame_areas(masks: Sequence[Sequence[RleDict | None]], num_frames: int) -> np.ndarray:
-    """Foreground pixels of every mask: ``[num_tracks, num_frames]`` int64 (one pycocotools call)."""
+    """Foreground pixels of every mask: ``[num_tracks, num_frames]`` int64 (0 where absent).
+
+    Every track has ``num_frames`` entries; pycocotools computes the areas in a few batched calls.
+    """
     areas = np.zeros((len(masks), num_frames), dtype=np.int64)  # [num_tracks, num_frames]
-    positions = [(track, frame) for track, row in enumerate(masks) for frame, rle in enumerate(row) if rle]
-    if positions:
-        flat = [masks[track][frame] for track, frame in positions]
-        rows, columns = np.asarray(positions, dtype=np.int64).T  # [num_masks] each
-        areas[rows, columns] = np.concatenate(
+    entries = list(chain.from_iterable(masks))  # [num_tracks * num_frames], track-major
+    present = list(map(is_not, entries, repeat(None)))
+    flat = list(compress(entries, present))
+    if flat:
+        areas[np.array(present, dtype=bool).reshape(areas.shape)] = np.concatenate(
             [coco_mask.area(flat[start : start + _AREA_BATCH]) for start in range(0, len(flat), _AREA_BATCH)]
         )
     return areas
@@ -93,7 +99,7 @@ def _polygon_rle(polygons: list[list[float]], height: int, width: int) -> RleDic
 def _truth_masks(tracks: Sequence[Track], height: int, width: int) -> list[list[RleDict | None]]:
     """Per track and frame, the ground-truth segmentation as a pycocotools RLE dict or ``None``."""
     masks: list[list[RleDict | None]] = []
-    uncompressed: list[RleDict] = []
+    uncompressed: list[list[int]] = []
     uncompressed_positions: list[tuple[int, int]] = []
     for track_index, track in enumerate(tracks):
         row: list[RleDict | None] = []
@@ -104,40 +110,33 @@ def _truth_masks(tracks: Sequence[Track], height: int, width: int) -> list[list[
                 row.append(_polygon_rle(segmentation, height, width))
             elif isinstance(segmentation["counts"], list):
                 row.append(None)
-                uncompressed.append({"size": [height, width], "counts": segmentation["counts"]})
+                uncompressed.append(segmentation["counts"])
                 uncompressed_positions.append((track_index, frame))
             else:
                 row.append({"size": [height, width], "counts": segmentation["counts"]})
         masks.append(row)
     if uncompressed:
+        # pycocotools converts each counts list to uint64 itself; handing it views of one array is faster.
+        runs, offsets = concatenate_uncompressed_counts(uncompressed)  # [total_runs], [num_masks + 1]
+        objects = [
+            {"size": [height, width], "counts": runs[start:end]} for start, end in pairwise(offsets.tolist())
+        ]
         for (track_index, frame), rle in zip(
-            uncompressed_positions, coco_mask.frPyObjects(uncompressed, height, width), strict=True
+            uncompressed_positions, coco_mask.frPyObjects(objects, height, width), strict=True
         ):
             masks[track_index][frame] = rle
     return masks
-
-
-def _ranging_areas(track: Track, mask_areas: np.ndarray) -> np.ndarray:
-    """Per-frame areas that place a ground-truth track in an area range: ``[num_frames]`` float64.
-
-    The file's ``areas`` entry where it is given, the mask area where it is null but a mask exists.
-    """
-    return np.array(
-        [
-            float(area) if area is not None else float(mask_area)
-            for area, mask_area in zip(track.areas, mask_areas, strict=True)
-        ],
-        dtype=np.float64,
-    )
 
 
 def truth_tracks(tracks: Sequence[Track], video: Video) -> TruthTracks:
     """Prepare the ground-truth tracks of ``video`` (validated tracks, any mask encoding)."""
     masks = _truth_masks(tracks, video.height, video.width)
     frame_areas = _frame_areas(masks, video.length)  # [num_tracks, num_frames]
-    ranging = np.zeros((len(tracks), video.length), dtype=np.float64)  # [num_tracks, num_frames]
-    for index, track in enumerate(tracks):
-        ranging[index] = _ranging_areas(track, frame_areas[index])
+    # The file's areas (null read as NaN), and the mask area where the file gives none.
+    file_areas = np.array([track.areas for track in tracks], dtype=np.float64).reshape(
+        len(tracks), video.length
+    )
+    ranging = np.where(np.isnan(file_areas), frame_areas, file_areas)  # [num_tracks, num_frames]
     return TruthTracks(
         masks=tuple(tuple(row) for row in masks),
         frame_areas=frame_areas,

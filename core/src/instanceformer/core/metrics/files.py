@@ -1,0 +1,32 @@
+"""Evaluating a results file against an annotation file, the whole of ``ifm-infer evaluate``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from instanceformer.core.formats import load_annotations, load_results
+from instanceformer.core.formats.collector import paused_garbage_collection
+from instanceformer.core.metrics.evaluator import evaluate_results
+
+
+@paused_garbage_collection()
+def evaluate_files(
+    results_path: str | Path,
+    annotation_path: str | Path,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, float]:
+    """The summary metrics (fractions, -1 where undefined) of a results file against ground truth.
+
+    ``results_path`` is ``results.json`` or its server zip, ``annotation_path`` a YouTube-VIS / OVIS
+    annotation file with ground truth; ``progress(videos_done, num_videos)`` is called after each
+    video. The garbage collector stays paused from loading to the metrics: the loaded files are
+    hundreds of thousands of objects without reference cycles, freed when this function returns.
+
+    Raises FileNotFoundError for a missing file, FormatError for a malformed one and UserError for
+    ground truth without annotations.
+    """
+    dataset = load_annotations(annotation_path)
+    results = load_results(results_path)
+    return evaluate_results(results, dataset, source=str(results_path), progress=progress)
