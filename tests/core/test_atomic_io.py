@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import stat
 import zipfile
 from pathlib import Path
 
@@ -116,3 +118,14 @@ def test_zip_bytes_are_deterministic_and_readable(tmp_path: Path) -> None:
     reordered = {"notes/readme.txt": b"hello" * 100, "results.json": b"[]"}
     assert write_zip_atomic(tmp_path / "three.zip", reordered).read_bytes() != first
     assert _names(tmp_path) == ["one.zip", "three.zip", "two.zip"]
+
+
+def test_written_files_get_the_permissions_of_an_ordinary_file(tmp_path) -> None:
+    previous = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "a.txt", "x")
+        (tmp_path / "b.txt").write_text("x")
+    finally:
+        os.umask(previous)
+    mode_atomic = stat.S_IMODE((tmp_path / "a.txt").stat().st_mode)
+    assert mode_atomic == stat.S_IMODE((tmp_path / "b.txt").stat().st_mode) == 0o644

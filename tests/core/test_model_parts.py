@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from torchvision.ops import FrozenBatchNorm2d
 
 from instanceformer.core.config import load_config
-from instanceformer.core.errors import FormatError, UserError
+from instanceformer.core.errors import ConfigError, FormatError, UserError
 from instanceformer.core.model.backbone import Backbone
 from instanceformer.core.model.deformable_attention import MultiScaleDeformableAttention
 from instanceformer.core.model.encoder import encoder_reference_points
@@ -25,7 +25,7 @@ from instanceformer.core.model.position_encoding import frame_offset_encoding, s
 from instanceformer.ops import ms_deform_attn_reference
 
 
-def _grouped_conv_masks(features, parameters, centres, valid_size, stride, channels):
+def _grouped_conv_masks(features, parameters, centres, valid_size, stride, channels, scale=1.0):
     """An independent dynamic mask head: per-instance inputs and a grouped 1x1 convolution."""
     num_instances = parameters.shape[0]
     height, width = features.shape[-2:]
@@ -33,6 +33,7 @@ def _grouped_conv_masks(features, parameters, centres, valid_size, stride, chann
     xs = (torch.arange(width, dtype=torch.float64) * stride + stride / 2) / valid_size[0]
     relative_x = centres[:, 0, None, None] - xs[None, None, :].expand(num_instances, height, width)
     relative_y = centres[:, 1, None, None] - ys[None, :, None].expand(num_instances, height, width)
+    relative_x, relative_y = relative_x * scale, relative_y * scale
     inputs = torch.cat(
         [torch.cat((relative_x[n, None], relative_y[n, None], features), dim=0) for n in range(num_instances)]
     )[None]  # [1, N * (C + 2), h, w]
@@ -56,8 +57,11 @@ def _grouped_conv_masks(features, parameters, centres, valid_size, stride, chann
     num_instances=st.integers(1, 4),
     valid_width=st.floats(0.3, 1.0),
     seed=st.integers(0, 1000),
+    scale=st.sampled_from([1.0, 8.0]),
 )
-def test_dynamic_mask_head_matches_a_grouped_convolution(height, width, num_instances, valid_width, seed):
+def test_dynamic_mask_head_matches_a_grouped_convolution(
+    height, width, num_instances, valid_width, seed, scale
+):
     generator = torch.Generator().manual_seed(seed)
     channels = 8
     num_parameters = sum(sum(part) for part in dynamic_parameter_sizes(channels, 3))
@@ -66,9 +70,9 @@ def test_dynamic_mask_head_matches_a_grouped_convolution(height, width, num_inst
     parameters = torch.randn(1, num_instances, num_parameters, generator=generator, dtype=torch.float64)
     centres = torch.rand(1, num_instances, 2, generator=generator, dtype=torch.float64)
     ratios = torch.tensor([[valid_width, 1.0]], dtype=torch.float64)
-    ours = dynamic_mask_logits(features, parameters, centres, ratios, feature_stride=8, output_stride=4)
+    ours = dynamic_mask_logits(features, parameters, centres, ratios, 8, 4, coordinate_scale=scale)
     valid_size = (valid_width * width * 8, height * 8.0)
-    expected = _grouped_conv_masks(features[0], parameters[0], centres[0], valid_size, 8, channels)
+    expected = _grouped_conv_masks(features[0], parameters[0], centres[0], valid_size, 8, channels, scale)
     torch.testing.assert_close(ours[0], expected)
 
 
@@ -186,9 +190,34 @@ def test_from_scratch_backbones_train_everything() -> None:
     config = load_config("tiny-cpu").model.backbone
     backbone = Backbone(config).train()
     assert all(p.requires_grad for p in backbone.parameters())
-    assert isinstance(backbone.body.bn1, torch.nn.GroupNorm)
-    batchnorm = Backbone(replace(config, group_norm=False))
-    assert isinstance(batchnorm.body.bn1, torch.nn.BatchNorm2d)
+    assert isinstance(backbone.body.bn1, torch.nn.BatchNorm2d)
+    assert backbone.body.bn1.training and not isinstance(backbone.body.bn1, FrozenBatchNorm2d)
+    grouped = Backbone(replace(config, group_norm=True))
+    assert isinstance(grouped.body.bn1, torch.nn.GroupNorm)
+
+
+def test_basic_block_resnets_match_torchvision_layout_and_take_a_width() -> None:
+    config = load_config("tiny-cpu").model.backbone
+    full = Backbone(replace(config, name="resnet18", stage_width=64, group_norm=False))
+    reference = torchvision.models.resnet18(weights=None).state_dict()
+    ours = full.body.state_dict()
+    assert {key: tuple(value.shape) for key, value in ours.items()} == {
+        key: tuple(value.shape) for key, value in reference.items() if not key.startswith("fc.")
+    }
+    narrow = Backbone(replace(config, name="resnet10", stage_width=16, return_strides=(8, 16, 32)))
+    maps = narrow(torch.randn(2, 3, 64, 96))
+    assert [tuple(m.shape) for m in maps] == [(2, 32, 8, 12), (2, 64, 4, 6), (2, 128, 2, 3)]
+    assert narrow.channels == (32, 64, 128)
+    assert len(narrow.body.layer2) == 1 and len(full.body.layer2) == 2
+    parameters = sum(p.numel() for p in narrow.parameters())
+    assert parameters < sum(p.numel() for p in full.parameters()) / 20
+
+
+def test_stage_width_is_only_for_basic_block_resnets() -> None:
+    with pytest.raises(ConfigError, match="model.backbone.stage_width"):
+        load_config("r50-ytvis21", ["model.backbone.stage_width=32"])
+    with pytest.raises(ConfigError, match="model.backbone.stage_width"):
+        load_config("tiny-cpu", ["model.backbone.stage_width=4"])
 
 
 def test_backbone_loads_a_torchvision_state_dict(tmp_path) -> None:
@@ -196,13 +225,15 @@ def test_backbone_loads_a_torchvision_state_dict(tmp_path) -> None:
     source = torchvision.models.resnet18(weights=None)
     path = tmp_path / "resnet18.pth"
     torch.save(source.state_dict(), path)
-    tiny = load_config("tiny-cpu").model.backbone
+    tiny = replace(load_config("tiny-cpu").model.backbone, name="resnet18", stage_width=64)
     config = replace(tiny, weights=str(path), frozen_batchnorm=True, group_norm=False)
     backbone = Backbone(config)
     assert torch.equal(backbone.body.layer3[1].conv2.weight, source.layer3[1].conv2.weight)
     assert torch.equal(backbone.body.bn1.running_var, source.bn1.running_var)
     with pytest.raises(FormatError, match="running_mean"):
-        Backbone(replace(tiny, weights=str(path)))  # GroupNorm has no running statistics
+        Backbone(replace(tiny, weights=str(path), group_norm=True))  # GroupNorm has no running statistics
+    with pytest.raises(FormatError, match="shape mismatches"):
+        Backbone(replace(tiny, weights=str(path), stage_width=32))
 
 
 def test_backbone_weights_problems_name_the_file_and_keys(tmp_path) -> None:
@@ -211,7 +242,7 @@ def test_backbone_weights_problems_name_the_file_and_keys(tmp_path) -> None:
     state["extra.weight"] = torch.zeros(1)
     path = tmp_path / "broken.pth"
     torch.save(state, path)
-    tiny = load_config("tiny-cpu").model.backbone
+    tiny = replace(load_config("tiny-cpu").model.backbone, name="resnet18", stage_width=64)
     config = replace(tiny, weights=str(path), frozen_batchnorm=True, group_norm=False)
     with pytest.raises(FormatError) as failure:
         Backbone(config)

@@ -85,7 +85,7 @@ def test_an_empty_memory_is_the_identity_without_nan() -> None:
 
 def test_frame_zero_training_step_has_no_nan_gradients() -> None:
     model = _tiny().train()
-    frames = model(torch.randn(1, 1, 3, 32, 32))
+    frames = model(torch.randn(1, 1, 3, 64, 64))
     frames[0].logits.sum().backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
@@ -156,7 +156,7 @@ def test_each_temporal_part_can_be_switched_off(overrides: list[str], absent: li
         assert not any(fragment in name for name in names)
     full_names = [name for name, _ in build_model(load_config("tiny-cpu").model).named_parameters()]
     assert len(names) + sum(any(f in n for f in absent) for n in full_names) == len(full_names)
-    frames = model(torch.randn(1, 2, 3, 32, 32))
+    frames = model(torch.randn(1, 2, 3, 64, 64))  # training-mode BatchNorm needs > 1 value per channel
     losses = build_criterion(config.loss, config.model)(frames, [_one_square_clip()])
     assert ("contrastive" in losses) is config.model.temporal.contrastive
     losses["total"].backward()
@@ -164,15 +164,15 @@ def test_each_temporal_part_can_be_switched_off(overrides: list[str], absent: li
 
 
 def _one_square_clip() -> ClipTargets:
-    masks = torch.zeros(2, 1, 32, 32, dtype=torch.bool)
-    masks[:, 0, 8:24, 8:24] = True
+    masks = torch.zeros(2, 1, 64, 64, dtype=torch.bool)
+    masks[:, 0, 16:48, 16:48] = True
     return ClipTargets(
         labels=torch.tensor([2]),
         boxes=torch.tensor([[[0.5, 0.5, 0.5, 0.5]], [[0.5, 0.5, 0.5, 0.5]]]),
         masks=masks,
         present=torch.ones(2, 1, dtype=torch.bool),
         track_ids=torch.tensor([1]),
-        image_size=(32, 32),
+        image_size=(64, 64),
         video_id=1,
         frame_indices=torch.arange(2),
     )

@@ -90,9 +90,19 @@ def test_kill_during_a_checkpoint_write_leaves_a_loadable_last_checkpoint(
 
 
 def test_two_gloo_processes_equal_one_process_with_the_doubled_batch(data_root: Path, tmp_path: Path) -> None:
-    """2 processes x batch 1 == 1 process x batch 2 after two steps (tolerance 1e-5 absolute)."""
+    """2 processes x batch 1 == 1 process x batch 2 after two steps (tolerance 1e-5 absolute).
+
+    GroupNorm in the backbone: training-mode BatchNorm statistics are per process on CPU (no
+    SyncBatchNorm without CUDA), so only a batch-independent normalisation makes the two equal.
+    """
     single, pair = tmp_path / "single", tmp_path / "pair"
-    common = ("train.max_steps=2", "train.total_batch_size=2")
+    common = (
+        "train.max_steps=2",
+        "train.total_batch_size=2",
+        "model.backbone.group_norm=true",
+        "train.lr=2e-4",
+    )
+    common = (*common, "train.lr_backbone=2e-4")
     assert run_app(app, run_arguments(data_root, single, *common, "train.batch_size=2")) == 0
     result = subprocess.run(
         [

@@ -30,7 +30,10 @@ def _optimizer() -> torch.optim.Optimizer:
 
 
 def test_epochs_map_to_optimiser_steps() -> None:
-    train = load_config("tiny-cpu", ["train.epochs=5", "train.lr_drop_epochs=[2, 4]"]).train
+    train = load_config(
+        "tiny-cpu",
+        ["train.epochs=5", "train.lr_drop_epochs=[2, 4]", "train.max_steps=null", "train.lr_drop_steps=null"],
+    ).train
     assert drop_steps(train, steps_per_epoch=7) == (14, 28)
     assert total_steps(train, steps_per_epoch=7) == 35
     stepped = load_config("tiny-cpu", ["train.max_steps=9", "train.lr_drop_steps=[3]"]).train

@@ -176,6 +176,9 @@ class Trainer:
             )
         self.total_steps = total_steps(config.train, self.steps_per_epoch)
         self.model = build_model(config.model).to(self.device).train()
+        if self.info.distributed and self.device.type == "cuda":
+            # trainable BatchNorm (from-scratch backbones) normalises over the global batch, as one process
+            self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.criterion = build_criterion(config.loss, config.model)
         self.optimizer = build_optimizer(self.model, config.train)
         self.schedule = StepLearningRate(

@@ -17,9 +17,17 @@ from instanceformer.core.errors import ConfigError
 CONFIG_SCHEMA_VERSION = 1
 
 BackboneName = Literal[
-    "resnet18", "resnet34", "resnet50", "resnet101", "resnext101_32x8d", "resnext101_64x4d", "swin_l"
+    "resnet10",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnext101_32x8d",
+    "resnext101_64x4d",
+    "swin_l",
 ]
 DatasetName = Literal["ytvis19", "ytvis21", "ytvis22", "ovis", "coco", "synth"]
+BASIC_BLOCK_RESNETS = ("resnet10", "resnet18", "resnet34")
 Activation = Literal["relu", "gelu"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 
@@ -38,10 +46,14 @@ class BackboneConfig:
     last) is added by a 3x3 stride-2 convolution when ``model.transformer.num_feature_levels`` asks for it.
     ``frozen_batchnorm`` false trains ordinary BatchNorm; ``group_norm`` replaces it by GroupNorm (for
     training from scratch with small batches). ``frozen_stages`` freezes the stem and the first k stages.
+    ``stage_width`` is the channel count of the first stage of a basic-block ResNet (``resnet10/18/34``;
+    torchvision's is 64, and each later stage doubles it): a narrower network for CPU training.
+    ``resnet10`` is the basic-block ResNet with one block per stage.
     """
 
     name: BackboneName = "resnet50"
     weights: str | None = None
+    stage_width: int = 64
     frozen_batchnorm: bool = True
     group_norm: bool = False
     frozen_stages: int = 1
@@ -49,6 +61,11 @@ class BackboneConfig:
 
     def __post_init__(self) -> None:
         _require(0 <= self.frozen_stages <= 4, "model.backbone.frozen_stages", "an integer in [0, 4]")
+        _require(
+            self.stage_width == 64 or (self.name in BASIC_BLOCK_RESNETS and 8 <= self.stage_width <= 256),
+            "model.backbone.stage_width",
+            f"64 for {self.name}; an integer in [8, 256] for {', '.join(BASIC_BLOCK_RESNETS)}",
+        )
         _require(
             not (self.group_norm and self.frozen_batchnorm),
             "model.backbone.group_norm",
@@ -106,19 +123,22 @@ class MaskHeadConfig:
 
     The controller emits the weights of ``num_dynamic_layers`` 1x1 convolutions over
     ``dynamic_channels`` mask-branch channels plus 2 relative-coordinate channels:
-    (8+2)*8+8 + 8*8+8 + 8*1+1 = 169 parameters with the defaults.
+    (8+2)*8+8 + 8*8+8 + 8*1+1 = 169 parameters with the defaults. The 2 coordinate inputs are the offset
+    from the instance's centre in units of the image size, times ``coordinate_scale``.
     """
 
     dynamic_channels: int = 8
     num_dynamic_layers: int = 3
     mask_stride: int = 4
     branch_channels: int = 256
+    coordinate_scale: float = 1.0
 
     def __post_init__(self) -> None:
         _require(self.dynamic_channels > 0, "model.mask_head.dynamic_channels", "a positive integer")
         _require(self.num_dynamic_layers >= 1, "model.mask_head.num_dynamic_layers", "an integer >= 1")
         _require(self.mask_stride in (4, 8), "model.mask_head.mask_stride", "4 or 8")
         _require(self.branch_channels > 0, "model.mask_head.branch_channels", "a positive integer")
+        _require(self.coordinate_scale > 0, "model.mask_head.coordinate_scale", "a positive number")
 
     @property
     def num_dynamic_parameters(self) -> int:

@@ -20,12 +20,20 @@ from typing import Any
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+def _file_mode() -> int:
+    """The permissions ``open(path, "w")`` gives a new file: 0o666 minus the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``destination``; on success rename it onto ``destination``.
 
     The caller writes the temporary path by any means (a library's ``save`` function, for example). On
-    an exception the temporary file is removed and the destination is left untouched.
+    an exception the temporary file is removed and the destination is left untouched. The destination
+    gets the permissions of a file created with ``open`` (the temporary file starts private).
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -38,6 +46,7 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
         yield temporary
         with open(temporary, "rb+") as stream:
             os.fsync(stream.fileno())
+        os.chmod(temporary, _file_mode())
         os.replace(temporary, destination)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -1,4 +1,7 @@
-"""Image backbones (torchvision ResNet / ResNeXt / Swin) returning multi-stride feature maps.
+"""Image backbones (ResNet / ResNeXt / Swin in torchvision's layout) returning multi-stride feature maps.
+
+Basic-block ResNets (``resnet10/18/34``, any first-stage width) come from
+:mod:`instanceformer.core.model.basic_resnet`, the others from torchvision.
 
 Nothing is downloaded: torchvision constructors get ``weights=None``; ``model.backbone.weights`` names a
 local torchvision-format state dict to load instead.
@@ -17,12 +20,9 @@ from torchvision.ops import FrozenBatchNorm2d
 
 from instanceformer.core.config.schema import BackboneConfig
 from instanceformer.core.errors import FormatError, UserError
+from instanceformer.core.model.basic_resnet import BASIC_BLOCK_LAYERS, BasicBlockResNet
 from instanceformer.core.model.multiscale import group_norm
 
-RESNET_CHANNELS = {
-    "resnet18": {4: 64, 8: 128, 16: 256, 32: 512},
-    "resnet34": {4: 64, 8: 128, 16: 256, 32: 512},
-}
 BOTTLENECK_CHANNELS = {4: 256, 8: 512, 16: 1024, 32: 2048}
 SWIN_L_CHANNELS = {4: 192, 8: 384, 16: 768, 32: 1536}
 RESNET_STAGES = {4: "layer1", 8: "layer2", 16: "layer3", 32: "layer4"}
@@ -65,11 +65,15 @@ class Backbone(nn.Module):
             del body.norm, body.head, body.avgpool, body.permute, body.flatten
             channel_table = SWIN_L_CHANNELS
             self.output_norms = nn.ModuleList(nn.LayerNorm(channel_table[s]) for s in self.strides)
+        elif config.name in BASIC_BLOCK_LAYERS:
+            body = BasicBlockResNet(BASIC_BLOCK_LAYERS[config.name], config.stage_width, _norm_layer(config))
+            channel_table = dict(zip(RESNET_STAGES, body.stage_channels, strict=True))
+            self.output_norms = None
         else:
             constructor = getattr(models, config.name)
             body = constructor(weights=None, norm_layer=_norm_layer(config))
             del body.fc, body.avgpool
-            channel_table = RESNET_CHANNELS.get(config.name, BOTTLENECK_CHANNELS)
+            channel_table = BOTTLENECK_CHANNELS
             self.output_norms = None
         self.body = body
         self.channels = tuple(channel_table[s] for s in self.strides)

@@ -210,6 +210,7 @@ class InstanceFormer(nn.Module):
                 image_valid_ratios,
                 feature_stride,
                 mask_stride,
+                self.config.mask_head.coordinate_scale,
             )
         probabilities = final.logits.sigmoid()  # [B, Q, C]
         selected = select_top_queries(probabilities, self.config.temporal.memory_top_k)  # [B, k]
@@ -228,6 +229,7 @@ class InstanceFormer(nn.Module):
             mask_stride=mask_stride,
             aux=tuple(layers[:-1]) if self.training else (),
             analysis=_analysis(decoded) if collect_analysis else None,
+            coordinate_scale=self.config.mask_head.coordinate_scale,
         )
         return outputs, self._next_state(state, hidden, probabilities, final.boxes, selected)
 

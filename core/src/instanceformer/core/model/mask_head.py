@@ -97,13 +97,14 @@ def dynamic_mask_logits(
     valid_ratios: torch.Tensor,
     feature_stride: int,
     output_stride: int,
+    coordinate_scale: float = 1.0,
 ) -> torch.Tensor:
     """Run each instance's own small network over the shared mask features.
 
     The parameters of instance ``n`` are split into the weights of ``num_layers`` 1x1 convolutions,
     then their biases (layout (C+2)*C, C*C, ..., C*1, C, C, ..., 1). The first layer reads 2 relative
-    coordinates (instance centre minus pixel centre, x then y, in units of the unpadded image size)
-    followed by the C mask-feature channels; ReLU between layers.
+    coordinates (instance centre minus pixel centre, x then y, in units of the unpadded image size, times
+    ``coordinate_scale``) followed by the C mask-feature channels; ReLU between layers.
 
     Args:
         mask_features: ``[batch_size, channels, height, width]`` at ``feature_stride``.
@@ -112,6 +113,7 @@ def dynamic_mask_logits(
         valid_ratios: ``[batch_size, 2]`` (width, height) valid fraction of the padded input.
         feature_stride: stride of ``mask_features`` (8 by default).
         output_stride: stride of the returned logits (4 by default); bilinear upsampling bridges the two.
+        coordinate_scale: multiplies the relative coordinates (``model.mask_head.coordinate_scale``).
 
     Returns:
         ``[batch_size, num_instances, height * f, width * f]`` mask logits with
@@ -126,6 +128,7 @@ def dynamic_mask_logits(
     pixels = normalised_pixel_centres(height, width, feature_stride, valid_ratios).to(parameters.dtype)
     first_weight = weights[0].reshape(batch_size, num_instances, bias_sizes[0], channels + 2)
     coordinate_weight, feature_weight = first_weight[..., :2], first_weight[..., 2:]  # [B, N, out, 2 | C]
+    coordinate_weight = coordinate_weight * coordinate_scale
     # W (centre - pixel) + W' features, without materialising per-instance inputs
     hidden = torch.einsum("bnoc,bcp->bnop", feature_weight, mask_features.flatten(2).to(parameters.dtype))
     hidden = hidden - torch.einsum("bnoc,bcp->bnop", coordinate_weight, pixels)

@@ -67,6 +67,7 @@ class FrameOutputs:
         memory_queries: ``[batch_size, memory_top_k]`` int64, the queries written to the memory (the
             top-scoring ones).
         feature_stride: stride of ``mask_features``; ``mask_stride``: stride of ``masks``.
+        coordinate_scale: the mask head's relative-coordinate scale (``model.mask_head.coordinate_scale``).
         aux: per-layer outputs of the earlier decoder layers.
         analysis: sampling details, or None.
     """
@@ -85,6 +86,7 @@ class FrameOutputs:
     mask_stride: int
     aux: tuple[LayerOutputs, ...] = ()
     analysis: AnalysisOutputs | None = None
+    coordinate_scale: float = 1.0
 
     @property
     def final_layer(self) -> LayerOutputs:
@@ -115,5 +117,6 @@ class FrameOutputs:
             self.valid_ratios[sample],
             self.feature_stride,
             self.mask_stride,
+            self.coordinate_scale,
         )
         return logits[0]
