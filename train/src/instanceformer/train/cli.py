@@ -7,6 +7,7 @@ under ``torchrun`` (multi-node, SLURM) the same command runs as one process of t
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -66,38 +67,55 @@ def resolve_config(
     return load_config(chosen, [*base, *overrides])
 
 
-def _worker_arguments(
-    command: str,
-    dataset: str,
-    data_root: Path | None,
-    preset: str | None,
-    overrides: list[str],
-    out: Path,
-    resume: bool,
-    force: bool,
-    init_from: Path | None,
-    drop_class_head: bool,
-    progress: bool,
-) -> list[str]:
-    """The command line each launched process runs (the same command without ``--nproc-per-node``)."""
-    arguments = [command, "--dataset", dataset, "--out", str(out)]
-    if data_root is not None:
-        arguments += ["--data-root", str(data_root)]
-    if preset is not None:
-        arguments += ["--preset", preset]
-    for override in overrides:
-        arguments += ["--set", override]
-    if resume:
-        arguments.append("--resume")
-    if force:
-        arguments.append("--force")
-    if init_from is not None:
-        arguments += ["--init-from", str(init_from)]
-    if drop_class_head:
-        arguments.append("--drop-class-head")
-    if not progress:
-        arguments.append("--no-progress")
-    return arguments
+@dataclass(frozen=True)
+class TrainCommand:
+    """What one ``ifm-train run`` / ``pretrain`` command line asked for."""
+
+    command: str
+    dataset: str
+    out: Path
+    data_root: Path | None = None
+    preset: str | None = None
+    overrides: tuple[str, ...] = ()
+    resume: bool = False
+    force: bool = False
+    nproc_per_node: int = 1
+    init_from: Path | None = None
+    drop_class_head: bool = False
+    progress: bool = True
+
+    def worker_arguments(self) -> list[str]:
+        """The command line each launched process runs (the same command without ``--nproc-per-node``)."""
+        arguments = [self.command, "--dataset", self.dataset, "--out", str(self.out)]
+        if self.data_root is not None:
+            arguments += ["--data-root", str(self.data_root)]
+        if self.preset is not None:
+            arguments += ["--preset", self.preset]
+        for override in self.overrides:
+            arguments += ["--set", override]
+        if self.resume:
+            arguments.append("--resume")
+        if self.force:
+            arguments.append("--force")
+        if self.init_from is not None:
+            arguments += ["--init-from", str(self.init_from)]
+        if self.drop_class_head:
+            arguments.append("--drop-class-head")
+        if not self.progress:
+            arguments.append("--no-progress")
+        return arguments
+
+    def train_options(self) -> TrainOptions:
+        """The trainer's options for this process."""
+        return TrainOptions(
+            out=self.out,
+            resume=self.resume,
+            force=self.force,
+            init_from=self.init_from,
+            drop_class_head=self.drop_class_head,
+            command=tuple(sys.argv),
+            progress=self.progress,
+        )
 
 
 def _report(summary: TrainSummary) -> None:
@@ -113,54 +131,23 @@ def _report(summary: TrainSummary) -> None:
     )
 
 
-def _execute(
-    command: str,
-    dataset: str,
-    data_root: Path | None,
-    preset: str | None,
-    overrides: list[str],
-    out: Path,
-    resume: bool,
-    force: bool,
-    nproc_per_node: int,
-    init_from: Path | None,
-    drop_class_head: bool,
-    progress: bool,
-) -> None:
-    config = resolve_config(dataset, preset, data_root, overrides, pretrain=command == "pretrain")
-    if init_from is not None and resume:
+def _execute(request: TrainCommand) -> None:
+    config = resolve_config(
+        request.dataset,
+        request.preset,
+        request.data_root,
+        list(request.overrides),
+        pretrain=request.command == "pretrain",
+    )
+    if request.init_from is not None and request.resume:
         raise UserError("--init-from: only for a new run; a resumed run continues from its own checkpoint")
-    if nproc_per_node > 1:
+    if request.nproc_per_node > 1:
         if launched_by_torchrun():
             raise UserError("--nproc-per-node: already running under torchrun; pass its options instead")
-        launch_local_workers(
-            nproc_per_node,
-            _worker_arguments(
-                command,
-                dataset,
-                data_root,
-                preset,
-                overrides,
-                out,
-                resume,
-                force,
-                init_from,
-                drop_class_head,
-                progress,
-            ),
-        )
+        launch_local_workers(request.nproc_per_node, request.worker_arguments())
         return
-    options = TrainOptions(
-        out=out,
-        resume=resume,
-        force=force,
-        init_from=init_from,
-        drop_class_head=drop_class_head,
-        command=tuple(sys.argv),
-        progress=progress,
-    )
     validation = HeldOutValidation(config) if config.train.validate_every is not None else None
-    _report(train(config, options, validation))
+    _report(train(config, request.train_options(), validation))
 
 
 @app.command("run")
@@ -179,18 +166,20 @@ def run_command(
 ) -> None:
     """Train on a video dataset (or any dataset with its preset) into a run folder."""
     _execute(
-        "run",
-        dataset,
-        data_root,
-        preset,
-        overrides,
-        out,
-        resume,
-        force,
-        nproc_per_node,
-        init_from,
-        drop_class_head,
-        progress,
+        TrainCommand(
+            command="run",
+            dataset=dataset,
+            out=out,
+            data_root=data_root,
+            preset=preset,
+            overrides=tuple(overrides),
+            resume=resume,
+            force=force,
+            nproc_per_node=nproc_per_node,
+            init_from=init_from,
+            drop_class_head=drop_class_head,
+            progress=progress,
+        )
     )
 
 
@@ -208,18 +197,18 @@ def pretrain_command(
 ) -> None:
     """Pretrain on COCO images as single-frame clips (the published first stage)."""
     _execute(
-        "pretrain",
-        dataset,
-        data_root,
-        preset,
-        overrides,
-        out,
-        resume,
-        force,
-        nproc_per_node,
-        None,
-        False,
-        progress,
+        TrainCommand(
+            command="pretrain",
+            dataset=dataset,
+            out=out,
+            data_root=data_root,
+            preset=preset,
+            overrides=tuple(overrides),
+            resume=resume,
+            force=force,
+            nproc_per_node=nproc_per_node,
+            progress=progress,
+        )
     )
 
 
