@@ -76,7 +76,9 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _config(data_root: Path, *overrides: str) -> Config:
-    return load_config("tiny-cpu", [f"data.root={data_root}", "data.dataset=synth", *overrides])
+    """The tiny preset with 2 clips of 3 frames per batch (what these tests count on)."""
+    shape = ["data.num_frames=3", "train.batch_size=2", "train.total_batch_size=2"]
+    return load_config("tiny-cpu", [f"data.root={data_root}", "data.dataset=synth", *shape, *overrides])
 
 
 def _assert_same_targets(first: ClipTargets, second: ClipTargets) -> None:

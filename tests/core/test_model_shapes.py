@@ -60,16 +60,18 @@ def test_tiny_clip_shapes_in_training_and_evaluation() -> None:
     padding[1, :, 72:] = True
     model.train()
     frames = model(images, padding)
+    groups = config.transformer.num_query_groups  # training decodes every query group of each clip
     assert len(frames) == 3
     for frame in frames:
         assert isinstance(frame, FrameOutputs)
-        assert frame.logits.shape == (2, 20, 6)
+        assert frame.num_query_groups == groups
+        assert frame.logits.shape == (2 * groups, 20, 6)
         assert frame.masks is None  # training computes masks only for matched queries
         assert len(frame.aux) == config.transformer.num_decoder_layers - 1
-        assert frame.mask_features.shape == (2, 8, 8, 12)
-        assert frame.memory_queries.shape == (2, config.temporal.memory_top_k)
+        assert frame.mask_features.shape == (2 * groups, 8, 8, 12)
+        assert frame.memory_queries.shape == (2 * groups, config.temporal.memory_top_k)
         assert frame.layer_masks(frame.final_layer, 1, torch.tensor([0, 3])).shape == (2, 16, 24)
-    torch.testing.assert_close(frames[0].valid_ratios[1], torch.tensor([0.75, 1.0]))
+    torch.testing.assert_close(frames[0].valid_ratios[groups], torch.tensor([0.75, 1.0]))
     model.eval()
     with torch.no_grad():
         outputs, _ = model.step(images[:, 0], model.init_state(2), padding)
@@ -92,7 +94,7 @@ def test_the_online_api_is_exported_from_core() -> None:
 
 def test_a_state_of_another_batch_size_is_refused() -> None:
     model = build_model(load_config("tiny-cpu").model).eval()
-    with pytest.raises(ValueError, match="state holds 2 videos"):
+    with pytest.raises(ValueError, match="state holds 2 query sets but images hold 1 videos"):
         model.step(torch.randn(1, 3, 64, 64), model.init_state(2))
 
 

@@ -100,7 +100,8 @@ def test_refined_boxes_are_the_next_frame_reference() -> None:
     with torch.no_grad():
         _, state = model_off.step(torch.randn(1, 3, 64, 64), model_off.init_state(1))
         second_off, _ = model_off.step(torch.randn(1, 3, 64, 64), state, collect_analysis=True)
-    position = model_off.query_embedding.weight[:, : model_off.config.transformer.d_model]
+    num_queries, d_model = model_off.num_queries, model_off.config.transformer.d_model
+    position = model_off.query_embedding.weight[:num_queries, :d_model]  # the first query group
     torch.testing.assert_close(
         second_off.analysis.reference_points[0, :, 0], model_off.reference_points(position).sigmoid()
     )

@@ -86,6 +86,14 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tiny_root: Pat
     assert sum(name.endswith(".jpg") for name in changed) == sum(name.endswith(".jpg") for name in first)
 
 
+def test_worker_processes_write_the_same_bytes(tiny_root: Path, tmp_path: Path) -> None:
+    parallel = tmp_path / "parallel"
+    calls: list[tuple[str, int, int]] = []
+    generate_synthetic_dataset(parallel, TINY, progress=lambda *call: calls.append(call), workers=2)
+    assert [done for _, done, _ in calls] == [1, 2, 3, 4, 5]
+    assert _all_files(parallel) == _all_files(tiny_root)
+
+
 def test_splits_draw_from_disjoint_streams(tiny_root: Path) -> None:
     train_first = (tiny_root / "train/JPEGImages/train_0000/00000.jpg").read_bytes()
     valid_first = (tiny_root / "valid/JPEGImages/valid_0000/00000.jpg").read_bytes()
@@ -272,6 +280,7 @@ def test_console_script_runs(tmp_path: Path) -> None:
         (["--categories", "0"], "--categories"),
         (["--categories", str(len(SHAPE_KINDS) + 1)], "--categories"),
         (["--seed", "-1"], "--seed"),
+        (["--workers", "0"], "--workers"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(

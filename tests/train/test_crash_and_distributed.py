@@ -89,20 +89,26 @@ def test_kill_during_a_checkpoint_write_leaves_a_loadable_last_checkpoint(
     assert [record["step"] for record in run.read_metrics()] == [1, 2, 3]
 
 
-def test_two_gloo_processes_equal_one_process_with_the_doubled_batch(data_root: Path, tmp_path: Path) -> None:
-    """2 processes x batch 1 == 1 process x batch 2 after two steps (tolerance 1e-5 absolute).
+@pytest.mark.parametrize("groups", [1, 3])
+def test_two_gloo_processes_equal_one_process_with_the_doubled_batch(
+    data_root: Path, tmp_path: Path, groups: int
+) -> None:
+    """2 processes x batch 1 == 1 process x batch 2 (weights within 1e-5 absolute, losses 1e-5 relative).
 
     GroupNorm in the backbone: training-mode BatchNorm statistics are per process on CPU (no
-    SyncBatchNorm without CUDA), so only a batch-independent normalisation makes the two equal.
+    SyncBatchNorm without CUDA), so only a batch-independent normalisation makes the two equal. With 3
+    query groups the comparison stops after one step: the losses still agree, but Adam's second step
+    turns rounding differences of the many near-zero gradients of the extra groups into weight changes of
+    up to one learning rate.
     """
     single, pair = tmp_path / "single", tmp_path / "pair"
     common = (
-        "train.max_steps=2",
+        f"train.max_steps={2 if groups == 1 else 1}",
         "train.total_batch_size=2",
         "model.backbone.group_norm=true",
         "train.lr=2e-4",
     )
-    common = (*common, "train.lr_backbone=2e-4")
+    common = (*common, "train.lr_backbone=2e-4", f"model.transformer.num_query_groups={groups}")
     assert run_app(app, run_arguments(data_root, single, *common, "train.batch_size=2")) == 0
     result = subprocess.run(
         [

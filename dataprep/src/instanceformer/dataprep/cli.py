@@ -61,6 +61,9 @@ def synth(
     seed: int = typer.Option(
         _SYNTH_DEFAULTS.seed, "--seed", help="Random seed; equal arguments give identical files."
     ),
+    workers: int = typer.Option(
+        1, "--workers", help="Processes rendering videos in parallel (the files do not depend on it)."
+    ),
 ) -> None:
     """Generate a synthetic YouTube-VIS/OVIS-format dataset of moving, occluding shapes with ground truth."""
     height, width = parse_frame_size(size)
@@ -87,7 +90,7 @@ def synth(
         def advance(split: str, done: int, total: int) -> None:
             bar.update(task, completed=done, total=total, description=f"{split} videos")
 
-        summary = generate_synthetic_dataset(out, spec, progress=advance)
+        summary = generate_synthetic_dataset(out, spec, progress=advance, workers=workers)
     console.print(synth_summary_table(summary))
 
 

@@ -85,7 +85,13 @@ class BackboneConfig:
 
 @dataclass(frozen=True)
 class TransformerConfig:
-    """The deformable encoder-decoder (Deformable DETR with iterative box refinement)."""
+    """The deformable encoder-decoder (Deformable DETR with iterative box refinement).
+
+    ``num_query_groups`` > 1 trains with that many independent sets of ``num_queries`` queries (one-to-many
+    supervision as in Group DETR): the groups share the backbone, encoder and heads, decode and track
+    separately, and each is matched to the ground truth on its own. Evaluation and inference use the
+    first group only, so the extra groups cost nothing after training.
+    """
 
     d_model: int = 256
     num_heads: int = 8
@@ -98,6 +104,7 @@ class TransformerConfig:
     dropout: float = 0.1
     activation: Activation = "relu"
     num_queries: int = 300
+    num_query_groups: int = 1
     box_refine: bool = True
 
     def __post_init__(self) -> None:
@@ -114,6 +121,7 @@ class TransformerConfig:
             _require(getattr(self, key) > 0, f"{prefix}.{key}", "a positive integer")
         _require(self.num_encoder_layers >= 0, f"{prefix}.num_encoder_layers", "a non-negative integer")
         _require(self.num_queries > 0, f"{prefix}.num_queries", "a positive integer")
+        _require(self.num_query_groups >= 1, f"{prefix}.num_query_groups", "an integer >= 1")
         _require(0.0 <= self.dropout < 1.0, f"{prefix}.dropout", "a probability in [0, 1)")
 
 

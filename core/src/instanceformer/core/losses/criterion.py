@@ -11,6 +11,7 @@ over processes) and by the number of frames.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
@@ -21,6 +22,7 @@ from instanceformer.core.config.schema import LossConfig, ModelConfig
 from instanceformer.core.losses.contrastive import supervised_contrastive_loss
 from instanceformer.core.losses.mask_losses import dice_loss, downsample_target_masks, mask_focal_loss
 from instanceformer.core.losses.matcher import ClipMatch, ClipMatcher, matchable_instances
+from instanceformer.core.model.mask_head import dynamic_mask_logits
 from instanceformer.core.model.outputs import FrameOutputs, LayerOutputs
 from instanceformer.core.structures import ClipTargets
 
@@ -64,17 +66,28 @@ class InstanceFormerCriterion(nn.Module):
 
         Args:
             frames: the model's outputs, one per frame of the clips (from ``model(images, padding_mask)``).
-            targets: one :class:`ClipTargets` per clip, with ``len(frames)`` frames each.
+            targets: one :class:`ClipTargets` per clip, with ``len(frames)`` frames each. With query
+                groups (``FrameOutputs.num_query_groups``) each clip's targets serve all its groups.
         """
         num_frames = len(frames)
         for target in targets:
             if target.num_frames != num_frames:
                 raise ValueError(f"targets have {target.num_frames} frames, outputs {num_frames}")
+        groups = frames[0].num_query_groups
+        if frames[0].logits.shape[0] != len(targets) * groups:
+            raise ValueError(
+                f"outputs hold {frames[0].logits.shape[0]} query sets, targets {len(targets)} clips x "
+                f"{groups} query groups"
+            )
         device = frames[0].logits.device
-        targets = [target.to(device) for target in targets]
+        clip_targets = [target.to(device) for target in targets]
+        # every query group is matched and supervised on its own; averaging over the groups keeps the
+        # scale of each term that of a single group
+        targets = [target for target in clip_targets for _ in range(groups)]
         normaliser = normalisation_count(targets, device) * num_frames
         num_layers = len(frames[0].layers)
         layer_indices = range(num_layers) if self.config.auxiliary else [num_layers - 1]
+        mask_targets = _grid_mask_targets(frames, clip_targets, groups)
         losses: dict[str, torch.Tensor] = {}
         final_matches: list[ClipMatch] = []
         for layer_index in layer_indices:
@@ -85,7 +98,7 @@ class InstanceFormerCriterion(nn.Module):
                 targets,
             )
             suffix = "" if layer_index == num_layers - 1 else f"_{layer_index}"
-            for name, value in self._layer_losses(frames, layers, targets, matches).items():
+            for name, value in self._layer_losses(frames, layers, targets, matches, mask_targets).items():
                 losses[name + suffix] = self.weights[name] * value / normaliser
             if layer_index == num_layers - 1:
                 final_matches = matches
@@ -102,36 +115,41 @@ class InstanceFormerCriterion(nn.Module):
         layers: Sequence[LayerOutputs],
         targets: Sequence[ClipTargets],
         matches: Sequence[ClipMatch],
+        mask_targets: Sequence[Sequence[torch.Tensor]],
     ) -> dict[str, torch.Tensor]:
-        """Unnormalised sums of the five terms for one decoder layer over all frames and clips."""
+        """Unnormalised sums of the five terms for one decoder layer over all frames and clips.
+
+        ``mask_targets[frame][clip]`` holds the clip's ``[num_instances, h, w]`` masks at the prediction
+        grid (see :func:`downsample_target_masks`). The matched pairs of all clips of a frame are
+        supervised together.
+        """
         zero = layers[0].logits.sum() * 0.0
         sums = dict.fromkeys(TERMS, zero)
+        device = layers[0].logits.device
         for frame_index, (frame, layer) in enumerate(zip(frames, layers, strict=True)):
+            pairs = _present_pairs(targets, matches, frame_index, device)
             class_targets = torch.zeros_like(layer.logits)  # [B, Q, C]
-            for batch_index, (target, match) in enumerate(zip(targets, matches, strict=True)):
-                queries = match.query_indices.to(layer.logits.device)
-                instances = match.instance_indices.to(layer.logits.device)
-                present = target.present[frame_index, instances]
-                queries, instances = queries[present], instances[present]
-                if len(queries) == 0:
-                    continue
-                class_targets[batch_index, queries, target.labels[instances]] = 1.0
-                predicted = layer.boxes[batch_index, queries]  # [K, 4]
-                wanted = target.boxes[frame_index, instances].to(predicted.dtype)  # [K, 4]
+            if pairs is not None:
+                class_targets[pairs.batch, pairs.queries, pairs.labels] = 1.0
+                predicted = layer.boxes[pairs.batch, pairs.queries]  # [K, 4]
+                wanted = pairs.boxes.to(predicted.dtype)  # [K, 4]
                 sums["box_l1"] = sums["box_l1"] + (predicted - wanted).abs().sum()
                 sums["box_giou"] = sums["box_giou"] + generalized_box_iou_loss(
                     box_convert(predicted, "cxcywh", "xyxy"),
                     box_convert(wanted, "cxcywh", "xyxy"),
                     reduction="sum",
                 )
-                mask_logits = frame.layer_masks(layer, batch_index, queries)  # [K, h, w]
-                mask_targets = downsample_target_masks(
-                    target.masks[frame_index, instances], tuple(mask_logits.shape[-2:]), frame.mask_stride
-                ).to(mask_logits.dtype)
+                mask_logits = _pair_masks(frame, layer, pairs)  # [K, h, w]
+                wanted_masks = torch.cat(
+                    [
+                        mask_targets[frame_index][clip][instances]
+                        for clip, instances in zip(pairs.clips, pairs.instances_per_clip, strict=True)
+                    ]
+                ).to(mask_logits.dtype)  # [K, h, w]
                 sums["mask_focal"] = sums["mask_focal"] + mask_focal_loss(
-                    mask_logits, mask_targets, self.config.focal_alpha, self.config.focal_gamma
+                    mask_logits, wanted_masks, self.config.focal_alpha, self.config.focal_gamma
                 )
-                sums["mask_dice"] = sums["mask_dice"] + dice_loss(mask_logits, mask_targets)
+                sums["mask_dice"] = sums["mask_dice"] + dice_loss(mask_logits, wanted_masks)
             sums["class"] = sums["class"] + sigmoid_focal_loss(
                 layer.logits,
                 class_targets,
@@ -172,6 +190,104 @@ class InstanceFormerCriterion(nn.Module):
         if not per_clip:
             return frames[0].embeddings.sum() * 0.0
         return torch.stack(per_clip).mean()
+
+
+def _grid_mask_targets(
+    frames: Sequence[FrameOutputs], clip_targets: Sequence[ClipTargets], groups: int
+) -> list[list[torch.Tensor]]:
+    """Every clip's masks at the prediction grid, ``[frame][clip * groups + group]`` -> ``[N, h, w]``.
+
+    The grid is the same for every decoder layer, so the targets are sampled once per clip and frame
+    and shared by the clip's query groups.
+    """
+    height, width = frames[0].mask_features.shape[-2:]
+    factor = frames[0].feature_stride // frames[0].mask_stride
+    size = (height * factor, width * factor)
+    grids = []
+    for frame_index, frame in enumerate(frames):
+        per_clip = [
+            downsample_target_masks(target.masks[frame_index], size, frame.mask_stride)
+            for target in clip_targets
+        ]
+        grids.append([grid for grid in per_clip for _ in range(groups)])
+    return grids
+
+
+@dataclass(frozen=True)
+class _MatchedPairs:
+    """The matched (query, instance) pairs of one frame whose instance is present, over all clips.
+
+    ``batch``, ``queries``, ``labels`` are ``[K]`` int64 and ``boxes`` ``[K, 4]``, ordered clip by clip;
+    ``clips`` lists the clips with pairs and ``instances_per_clip`` their instance indices.
+    """
+
+    batch: torch.Tensor
+    queries: torch.Tensor
+    labels: torch.Tensor
+    boxes: torch.Tensor
+    clips: tuple[int, ...]
+    instances_per_clip: tuple[torch.Tensor, ...]
+    counts: tuple[int, ...]
+
+
+def _present_pairs(
+    targets: Sequence[ClipTargets], matches: Sequence[ClipMatch], frame_index: int, device: torch.device
+) -> _MatchedPairs | None:
+    """The frame's supervised pairs, or None when no matched instance is present in any clip."""
+    batch, queries, labels, boxes, clips, instances_per_clip, counts = [], [], [], [], [], [], []
+    for batch_index, (target, match) in enumerate(zip(targets, matches, strict=True)):
+        clip_queries = match.query_indices.to(device)
+        instances = match.instance_indices.to(device)
+        present = target.present[frame_index, instances]
+        clip_queries, instances = clip_queries[present], instances[present]
+        if len(clip_queries) == 0:
+            continue
+        batch.append(torch.full_like(clip_queries, batch_index))
+        queries.append(clip_queries)
+        labels.append(target.labels[instances])
+        boxes.append(target.boxes[frame_index, instances])
+        clips.append(batch_index)
+        instances_per_clip.append(instances)
+        counts.append(len(instances))
+    if not clips:
+        return None
+    return _MatchedPairs(
+        batch=torch.cat(batch),
+        queries=torch.cat(queries),
+        labels=torch.cat(labels),
+        boxes=torch.cat(boxes),
+        clips=tuple(clips),
+        instances_per_clip=tuple(instances_per_clip),
+        counts=tuple(counts),
+    )
+
+
+def _pair_masks(frame: FrameOutputs, layer: LayerOutputs, pairs: _MatchedPairs) -> torch.Tensor:
+    """``[K, h, w]`` mask logits of the pairs' queries as predicted by ``layer``.
+
+    The dynamic convolutions of all clips run at once over ``[num_clips, max_pairs]`` padded slots.
+    """
+    clips = torch.as_tensor(pairs.clips, device=pairs.batch.device)
+    most = max(pairs.counts)
+    slots = torch.cat([torch.arange(count, device=clips.device) for count in pairs.counts])  # [K]
+    rows = torch.repeat_interleave(
+        torch.arange(len(pairs.clips), device=clips.device),
+        torch.as_tensor(pairs.counts, device=clips.device),
+    )  # [K]
+    parameters = layer.mask_parameters.new_zeros(len(pairs.clips), most, layer.mask_parameters.shape[-1])
+    centres = layer.mask_centres.new_zeros(len(pairs.clips), most, 2)
+    parameters[rows, slots] = layer.mask_parameters[pairs.batch, pairs.queries]
+    centres[rows, slots] = layer.mask_centres[pairs.batch, pairs.queries]
+    logits = dynamic_mask_logits(
+        frame.mask_features[clips],
+        parameters,
+        centres,
+        frame.valid_ratios[clips],
+        frame.feature_stride,
+        frame.mask_stride,
+        frame.coordinate_scale,
+    )  # [num_clips, max_pairs, h, w]
+    return logits[rows, slots]
 
 
 def build_criterion(loss: LossConfig, model: ModelConfig) -> InstanceFormerCriterion:

@@ -75,8 +75,10 @@ class InstanceFormer(nn.Module):
             ],
             d_model,
         )
-        # each row: [position embedding | initial content], d_model each
-        self.query_embedding = nn.Embedding(transformer.num_queries, 2 * d_model)
+        # each row: [position embedding | initial content], d_model each; group g holds rows g*Q .. g*Q+Q-1
+        self.query_embedding = nn.Embedding(
+            transformer.num_queries * transformer.num_query_groups, 2 * d_model
+        )
         self.reference_points = nn.Linear(d_model, 2)
         self.class_heads = nn.ModuleList(
             nn.Linear(d_model, num_classes) for _ in range(transformer.num_decoder_layers)
@@ -129,13 +131,19 @@ class InstanceFormer(nn.Module):
         """The number of object queries (tracks) per frame."""
         return self.config.transformer.num_queries
 
+    @property
+    def active_query_groups(self) -> int:
+        """Query groups decoded per video: ``num_query_groups`` in training mode, 1 in evaluation mode."""
+        return self.config.transformer.num_query_groups if self.training else 1
+
     def init_state(
         self, batch_size: int, device: torch.device | str | None = None, memory_frames: int | None = None
     ) -> TrackingState:
         """The state before a video's first frame.
 
         Args:
-            batch_size: number of videos processed together.
+            batch_size: number of query sets tracked together: the number of videos times
+                :attr:`active_query_groups` (group ``g`` of video ``v`` is row ``v * groups + g``).
             device: defaults to the model's device.
             memory_frames: frames kept in the memory queue (default ``model.temporal.memory_frames``;
                 inference may use ``infer.memory_frames``).
@@ -169,27 +177,33 @@ class InstanceFormer(nn.Module):
 
         Args:
             images: ``[batch_size, 3, height, width]`` normalised frames (zero padding right/bottom).
-            state: from :meth:`init_state` or the previous call.
+            state: from :meth:`init_state` (``batch_size * active_query_groups`` rows) or the previous
+                call.
             padding_mask: ``[batch_size, height, width]`` bool, True on padded pixels; None = no padding.
             collect_analysis: also return reference points, sampling locations and attention weights.
             compute_masks: compute mask logits for every query (default: in evaluation mode only).
 
         Returns:
-            The frame's :class:`FrameOutputs` and the state for the next frame.
+            The frame's :class:`FrameOutputs` (``batch_size * active_query_groups`` rows) and the state
+            for the next frame.
         """
         batch_size, _, height, width = images.shape
-        if state.batch_size != batch_size:
-            raise ValueError(f"state holds {state.batch_size} videos but images hold {batch_size}")
+        groups = self.active_query_groups
+        if state.batch_size != batch_size * groups:
+            raise ValueError(
+                f"state holds {state.batch_size} query sets but images hold {batch_size} videos x {groups} "
+                "query groups"
+            )
         if padding_mask is None:
             padding_mask = torch.zeros(batch_size, height, width, dtype=torch.bool, device=images.device)
         features = self.input_projections(self.backbone(images), padding_mask)
         encoder_memory = self.encoder(features)  # [B, S, D]
-        d_model = self.config.transformer.d_model
-        position_weight, content_weight = self.query_embedding.weight.split(d_model, dim=-1)  # [Q, D] each
-        position = position_weight[None].expand(batch_size, -1, -1)  # [B, Q, D]
+        position, content_weight = self._group_queries(batch_size, groups)  # [B*G, Q, D] each
         content, reference = self._initial_queries(state, content_weight, position)
+        decoder_features = features.repeat_batch(groups)
+        decoder_memory = encoder_memory.repeat_interleave(groups, dim=0) if groups > 1 else encoder_memory
         decoded = self.decoder(
-            content, position, reference, encoder_memory, features, self._read_memory(state, position_weight)
+            content, position, reference, decoder_memory, decoder_features, self._read_memory(state, position)
         )
         # the earlier layers' predictions feed the auxiliary losses only
         predicted = range(len(decoded)) if self.training else [len(decoded) - 1]
@@ -197,6 +211,9 @@ class InstanceFormer(nn.Module):
         final, hidden = layers[-1], decoded[-1].hidden
         mask_features = self.mask_branch(features.split_levels(encoder_memory)[: self.num_backbone_levels])
         image_valid_ratios = valid_ratios(padding_mask)  # [B, 2]
+        if groups > 1:
+            mask_features = mask_features.repeat_interleave(groups, dim=0)  # [B*G, C, h, w]
+            image_valid_ratios = image_valid_ratios.repeat_interleave(groups, dim=0)  # [B*G, 2]
         feature_stride = min(self.backbone.strides)
         mask_stride = self.config.mask_head.mask_stride
         if compute_masks is None:
@@ -230,8 +247,22 @@ class InstanceFormer(nn.Module):
             aux=tuple(layers[:-1]) if self.training else (),
             analysis=_analysis(decoded) if collect_analysis else None,
             coordinate_scale=self.config.mask_head.coordinate_scale,
+            num_query_groups=groups,
         )
         return outputs, self._next_state(state, hidden, probabilities, final.boxes, selected)
+
+    def _group_queries(self, batch_size: int, groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The learned position embeddings and initial contents of the first ``groups`` query groups.
+
+        Returns:
+            ``([batch_size * groups, num_queries, d_model], [batch_size * groups, num_queries, d_model])``,
+            row ``v * groups + g`` holding group ``g``.
+        """
+        d_model, num_queries = self.config.transformer.d_model, self.num_queries
+        weight = self.query_embedding.weight[: groups * num_queries].view(1, groups, num_queries, 2 * d_model)
+        weight = weight.expand(batch_size, -1, -1, -1).reshape(batch_size * groups, num_queries, 2 * d_model)
+        position, content = weight.split(d_model, dim=-1)
+        return position, content
 
     def _initial_queries(
         self, state: TrackingState, content_weight: torch.Tensor, position: torch.Tensor
@@ -244,10 +275,7 @@ class InstanceFormer(nn.Module):
         """
         temporal = self.config.temporal
         has_previous = state.frame_index > 0
-        if temporal.propagate_embeddings and has_previous:
-            content = state.embeddings
-        else:
-            content = content_weight[None].expand(position.shape[0], -1, -1)
+        content = state.embeddings if temporal.propagate_embeddings and has_previous else content_weight
         if self.class_prior is not None and has_previous:
             content = content + self.class_prior(state.class_probabilities)
         if temporal.propagate_boxes and has_previous:
@@ -256,7 +284,7 @@ class InstanceFormer(nn.Module):
             reference = self.reference_points(position).sigmoid()
         return content, reference
 
-    def _read_memory(self, state: TrackingState, position_weight: torch.Tensor) -> MemoryReadout | None:
+    def _read_memory(self, state: TrackingState, position: torch.Tensor) -> MemoryReadout | None:
         if self.memory is None or state.frame_index == 0:
             return None
         return self.memory.read(
@@ -265,7 +293,7 @@ class InstanceFormer(nn.Module):
             state.memory_frame_indices,
             state.memory_valid,
             state.frame_index,
-            position_weight,
+            position,
         )
 
     def _predict(self, layer_index: int, output: DecoderLayerOutput) -> LayerOutputs:
@@ -318,9 +346,10 @@ class InstanceFormer(nn.Module):
             padding_mask: ``[batch_size, height, width]`` bool, shared by the frames of a clip.
 
         Returns:
-            One :class:`FrameOutputs` per frame.
+            One :class:`FrameOutputs` per frame; in training mode with query groups each holds
+            ``batch_size * num_query_groups`` rows (see :meth:`step`).
         """
-        state = self.init_state(images.shape[0], device=images.device)
+        state = self.init_state(images.shape[0] * self.active_query_groups, device=images.device)
         outputs = []
         for frame in range(images.shape[1]):
             frame_outputs, state = self.step(images[:, frame], state, padding_mask)

@@ -79,9 +79,10 @@ class InstanceMemory(nn.Module):
             frame_indices: ``[batch_size, num_slots]`` int64.
             valid: ``[batch_size, num_slots]`` bool.
             current_frame: index of the frame being decoded.
-            query_position: ``[num_queries, d_model]`` the learned query position embedding.
+            query_position: ``[batch_size, num_queries, d_model]`` the learned position embedding of
+                each sample's queries.
         """
-        positions = query_position[query_indices]  # [B, S, D]
+        positions = _gather_queries(query_position, query_indices)  # [B, S, D]
         offsets = (current_frame - frame_indices).clamp(min=0)  # [B, S]
         positions = positions + frame_offset_encoding(offsets, self.d_model).to(positions.dtype)
         has_tokens = valid.any(dim=1)  # [B]

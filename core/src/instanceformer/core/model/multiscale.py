@@ -39,6 +39,19 @@ class MultiScaleFeatures:
     level_start_index: torch.Tensor
     valid_ratios: torch.Tensor
 
+    def repeat_batch(self, repeats: int) -> MultiScaleFeatures:
+        """The same levels with every sample repeated ``repeats`` times in a row (``repeat_interleave``)."""
+        if repeats == 1:
+            return self
+        return MultiScaleFeatures(
+            tokens=self.tokens.repeat_interleave(repeats, dim=0),
+            positions=self.positions.repeat_interleave(repeats, dim=0),
+            padding_mask=self.padding_mask.repeat_interleave(repeats, dim=0),
+            spatial_shapes=self.spatial_shapes,
+            level_start_index=self.level_start_index,
+            valid_ratios=self.valid_ratios.repeat_interleave(repeats, dim=0),
+        )
+
     def split_levels(self, tokens: torch.Tensor) -> list[torch.Tensor]:
         """Unflatten ``[batch_size, num_tokens, channels]`` into per-level
         ``[batch_size, channels, height, width]`` maps."""

@@ -68,6 +68,8 @@ class FrameOutputs:
             top-scoring ones).
         feature_stride: stride of ``mask_features``; ``mask_stride``: stride of ``masks``.
         coordinate_scale: the mask head's relative-coordinate scale (``model.mask_head.coordinate_scale``).
+        num_query_groups: query groups per video: row ``v * num_query_groups + g`` of every batched
+            field is group ``g`` of video ``v`` (more than 1 only in training with query groups).
         aux: per-layer outputs of the earlier decoder layers.
         analysis: sampling details, or None.
     """
@@ -87,6 +89,7 @@ class FrameOutputs:
     aux: tuple[LayerOutputs, ...] = ()
     analysis: AnalysisOutputs | None = None
     coordinate_scale: float = 1.0
+    num_query_groups: int = 1
 
     @property
     def final_layer(self) -> LayerOutputs:

@@ -6,13 +6,15 @@ Layout under the output folder::
     annotations/instances_train.json              annotations/instances_valid.json
 
 Every video draws from its own random stream, seeded by ``(seed, split, video index)``, so the two
-splits never share a stream and equal arguments give byte-identical files. Every file is written
-atomically; the annotation file of a split is written after all its frames.
+splits never share a stream and equal arguments give byte-identical files, whatever the number of
+worker processes. Every file is written atomically; the annotation file of a split is written after all
+its frames.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,7 +73,7 @@ def video_name(split: str, video_index: int) -> str:
 
 
 def generate_synthetic_dataset(
-    out_dir: str | Path, spec: SynthSpec, progress: ProgressCallback | None = None
+    out_dir: str | Path, spec: SynthSpec, progress: ProgressCallback | None = None, workers: int = 1
 ) -> SynthSummary:
     """Generate the train and valid splits described by ``spec`` under ``out_dir``.
 
@@ -81,6 +83,8 @@ def generate_synthetic_dataset(
         out_dir: the dataset folder (created if missing).
         spec: sizes, frame size, categories and seed.
         progress: optional callback, see :data:`ProgressCallback`.
+        workers: processes rendering videos in parallel (1 renders in this process); the files do not
+            depend on it.
 
     Returns:
         A :class:`SynthSummary` with per-split counts and sizes.
@@ -88,6 +92,20 @@ def generate_synthetic_dataset(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"{out_dir}: --out: expected a folder, found a file")
+    if workers < 1:
+        raise UserError(f"--workers: expected a positive integer, got {workers}")
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        return _generate(out_dir, spec, progress, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _generate(
+    out_dir: Path, spec: SynthSpec, progress: ProgressCallback | None, pool: ProcessPoolExecutor | None
+) -> SynthSummary:
+    """Write both splits, rendering the videos in ``pool`` when given (results kept in video order)."""
     counts = {"train": spec.train_videos, "valid": spec.valid_videos}
     total_videos = sum(counts.values())
     done = 0
@@ -97,9 +115,10 @@ def generate_synthetic_dataset(
         videos: list[dict[str, Any]] = []
         annotations: list[dict[str, Any]] = []
         num_bytes = 0
-        for video_index in range(counts[split]):
+        for video_index, (records, written) in enumerate(
+            _written_videos(pool, frame_root, split, counts[split], spec)
+        ):
             video_id = video_index + 1
-            records, written = _write_video(frame_root, split, video_index, video_id, spec)
             videos.append(
                 video_record(
                     video_id, video_name(split, video_index), spec.height, spec.width, spec.num_frames
@@ -126,6 +145,17 @@ def generate_synthetic_dataset(
             )
         )
     return SynthSummary(out_dir=out_dir, splits=tuple(summaries))
+
+
+def _written_videos(
+    pool: ProcessPoolExecutor | None, frame_root: Path, split: str, num_videos: int, spec: SynthSpec
+) -> Iterator[tuple[list[dict[str, Any]], int]]:
+    """Write the split's videos in order, in ``pool`` or here; yield each one's records and bytes."""
+    indices = range(num_videos)
+    arguments = ([frame_root] * num_videos, [split] * num_videos, indices, [i + 1 for i in indices])
+    if pool is None:
+        return map(_write_video, *arguments, [spec] * num_videos)
+    return pool.map(_write_video, *arguments, [spec] * num_videos, chunksize=4)
 
 
 def _write_video(
