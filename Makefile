@@ -97,7 +97,7 @@ TEMPORAL_OFF := model.temporal.propagate_embeddings=false model.temporal.propaga
 
 .PHONY: demo demo-train demo-outputs demo-ablation demo-smoke
 demo: $(STAMP)
-	$(if $(filter 1 yes true,$(FORCE)),rm -rf $(DEMO_DATA_ROOT)/synth $(DEMO_RUN))
+	$(if $(filter 1 yes true,$(FORCE)),rm -rf $(DEMO_DATA_ROOT)/synth $(DEMO_RUN) $(DEMO_RUN)-no-temporal)
 	@$(MAKE) --no-print-directory $(DEMO_VALID)
 	@$(MAKE) --no-print-directory demo-train
 	@$(MAKE) --no-print-directory demo-outputs
@@ -141,8 +141,10 @@ $(DEMO_RUN)/bikes/overlay.mp4: $(DEMO_CHECKPOINT)
 	$(VENV)/bin/ifm-infer video $(BIKES_MP4) --run $(DEMO_RUN) --out $(DEMO_RUN)/bikes \
 		--max-frames $(DEMO_VIDEO_FRAMES) --categories $(DEMO_VALID)
 
-# The same training with the temporal parts (propagation, memory, contrastive loss) switched off.
+# The same training with the temporal parts (propagation, memory, contrastive loss) switched off
+# (FORCE=1 trains it again; `make demo FORCE=1` removes it with the rest).
 demo-ablation: $(STAMP)
+	$(if $(filter 1 yes true,$(FORCE)),rm -rf $(DEMO_RUN)-no-temporal)
 	@$(MAKE) --no-print-directory $(DEMO_VALID)
 	@$(MAKE) --no-print-directory demo-train DEMO_RUN=$(DEMO_RUN)-no-temporal DEMO_SET="$(DEMO_SET) $(TEMPORAL_OFF)"
 	$(VENV)/bin/ifm-infer dataset --run $(DEMO_RUN)-no-temporal --annotations $(DEMO_VALID) \
