@@ -227,14 +227,13 @@ class _MatchedPairs:
     boxes: torch.Tensor
     clips: tuple[int, ...]
     instances_per_clip: tuple[torch.Tensor, ...]
-    counts: tuple[int, ...]
 
 
 def _present_pairs(
     targets: Sequence[ClipTargets], matches: Sequence[ClipMatch], frame_index: int, device: torch.device
 ) -> _MatchedPairs | None:
     """The frame's supervised pairs, or None when no matched instance is present in any clip."""
-    batch, queries, labels, boxes, clips, instances_per_clip, counts = [], [], [], [], [], [], []
+    batch, queries, labels, boxes, clips, instances_per_clip = [], [], [], [], [], []
     for batch_index, (target, match) in enumerate(zip(targets, matches, strict=True)):
         clip_queries = match.query_indices.to(device)
         instances = match.instance_indices.to(device)
@@ -248,7 +247,6 @@ def _present_pairs(
         boxes.append(target.boxes[frame_index, instances])
         clips.append(batch_index)
         instances_per_clip.append(instances)
-        counts.append(len(instances))
     if not clips:
         return None
     return _MatchedPairs(
@@ -258,7 +256,6 @@ def _present_pairs(
         boxes=torch.cat(boxes),
         clips=tuple(clips),
         instances_per_clip=tuple(instances_per_clip),
-        counts=tuple(counts),
     )
 
 
@@ -268,11 +265,12 @@ def _pair_masks(frame: FrameOutputs, layer: LayerOutputs, pairs: _MatchedPairs) 
     The dynamic convolutions of all clips run at once over ``[num_clips, max_pairs]`` padded slots.
     """
     clips = torch.as_tensor(pairs.clips, device=pairs.batch.device)
-    most = max(pairs.counts)
-    slots = torch.cat([torch.arange(count, device=clips.device) for count in pairs.counts])  # [K]
+    counts = [len(instances) for instances in pairs.instances_per_clip]
+    most = max(counts)
+    slots = torch.cat([torch.arange(count, device=clips.device) for count in counts])  # [K]
     rows = torch.repeat_interleave(
         torch.arange(len(pairs.clips), device=clips.device),
-        torch.as_tensor(pairs.counts, device=clips.device),
+        torch.as_tensor(counts, device=clips.device),
     )  # [K]
     parameters = layer.mask_parameters.new_zeros(len(pairs.clips), most, layer.mask_parameters.shape[-1])
     centres = layer.mask_centres.new_zeros(len(pairs.clips), most, 2)
