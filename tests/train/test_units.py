@@ -16,7 +16,14 @@ from instanceformer.core.runs import RunFolder
 from instanceformer.train.accumulation import accumulation_steps, micro_batch_weights
 from instanceformer.train.checkpointing import truncate_metrics
 from instanceformer.train.precision import PrecisionPolicy
-from instanceformer.train.schedule import StepLearningRate, drop_steps, total_steps
+from instanceformer.train.schedule import (
+    ScheduledLearningRate,
+    cosine_multiplier,
+    drop_steps,
+    rate_multiplier,
+    step_multiplier,
+    total_steps,
+)
 
 
 def _optimizer() -> torch.optim.Optimizer:
@@ -43,16 +50,44 @@ def test_epochs_map_to_optimiser_steps() -> None:
 
 def test_step_schedule_drops_every_group_and_resumes() -> None:
     optimizer = _optimizer()
-    schedule = StepLearningRate(optimizer, drops=(2, 4), factor=0.1)
+    schedule = ScheduledLearningRate(optimizer, step_multiplier(drops=(2, 4), factor=0.1))
     seen = []
     for _ in range(5):
         seen.append(schedule.rates()["other"])
         schedule.step()
     assert seen == pytest.approx([1e-4, 1e-4, 1e-5, 1e-5, 1e-6])
     assert schedule.rates()["backbone"] == pytest.approx(1e-7)
-    resumed = StepLearningRate(_optimizer(), drops=(2, 4), factor=0.1)
+    resumed = ScheduledLearningRate(_optimizer(), step_multiplier(drops=(2, 4), factor=0.1))
     resumed.load_state_dict(schedule.state_dict())
     assert resumed.rates() == schedule.rates()
+
+
+def test_warmup_ramps_linearly_then_hands_over() -> None:
+    multiplier = step_multiplier(drops=(6,), factor=0.5, warmup_steps=4)
+    assert [multiplier(step) for step in range(8)] == pytest.approx([0.25, 0.5, 0.75, 1, 1, 1, 0.5, 0.5])
+
+
+def test_cosine_schedule_against_torch() -> None:
+    """After the warm-up, the rates follow torch's CosineAnnealingLR (eta_min 0) step for step."""
+    num_steps, warmup = 12, 3
+    multiplier = cosine_multiplier(num_steps, warmup)
+    assert [multiplier(step) for step in range(warmup)] == pytest.approx([1 / 3, 2 / 3, 1.0])
+    reference_optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    reference = torch.optim.lr_scheduler.CosineAnnealingLR(reference_optimizer, T_max=num_steps - warmup)
+    for step in range(warmup, num_steps + 1):
+        assert multiplier(step) == pytest.approx(reference_optimizer.param_groups[0]["lr"], abs=1e-12)
+        reference_optimizer.step()
+        reference.step()
+    assert multiplier(num_steps + 5) == 0.0
+
+
+def test_configuration_picks_the_schedule() -> None:
+    cosine = load_config("tiny-cpu", ["train.lr_schedule=cosine", "train.max_steps=10"]).train
+    assert rate_multiplier(cosine, steps_per_epoch=3)(5) == pytest.approx(0.5)
+    stepped = load_config("tiny-cpu", ["train.lr_schedule=step", "train.lr_drop_steps=[4]"]).train
+    assert rate_multiplier(stepped, steps_per_epoch=3)(4) == pytest.approx(0.1)
+    with pytest.raises(ConfigError, match=r"train\.warmup_steps"):
+        load_config("tiny-cpu", ["train.warmup_steps=-1"])
 
 
 def test_accumulation_steps_fill_the_total_batch() -> None:

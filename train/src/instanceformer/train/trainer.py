@@ -52,7 +52,7 @@ from instanceformer.train.initialisation import InitReport, initialise_from
 from instanceformer.train.optimizer import build_optimizer
 from instanceformer.train.precision import PrecisionPolicy, resolve_device
 from instanceformer.train.progress import TrainingProgress
-from instanceformer.train.schedule import StepLearningRate, drop_steps, total_steps
+from instanceformer.train.schedule import ScheduledLearningRate, rate_multiplier, total_steps
 
 CONTRASTIVE_TERM = "contrastive"
 ValidationHook = Callable[[nn.Module, int, int], Mapping[str, float]]
@@ -181,8 +181,8 @@ class Trainer:
             self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.criterion = build_criterion(config.loss, config.model)
         self.optimizer = build_optimizer(self.model, config.train)
-        self.schedule = StepLearningRate(
-            self.optimizer, drop_steps(config.train, self.steps_per_epoch), config.train.lr_drop_factor
+        self.schedule = ScheduledLearningRate(
+            self.optimizer, rate_multiplier(config.train, self.steps_per_epoch)
         )
         self.scaler = self.precision.grad_scaler()
         self.state = LoopState()

@@ -30,6 +30,7 @@ DatasetName = Literal["ytvis19", "ytvis21", "ytvis22", "ovis", "coco", "synth"]
 BASIC_BLOCK_RESNETS = ("resnet10", "resnet18", "resnet34")
 Activation = Literal["relu", "gelu"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
+LearningRateSchedule = Literal["step", "cosine"]
 
 
 def _require(condition: bool, key: str, expected: str) -> None:
@@ -303,8 +304,9 @@ class TrainConfig:
     """Optimisation, schedule, checkpointing and logging.
 
     ``batch_size`` is per process; ``total_batch_size`` = batch_size x processes x accumulation steps.
-    The learning rate drops by ``lr_drop_factor`` at the optimiser steps ``lr_drop_steps`` when set, else
-    at ``lr_drop_epochs`` x (optimiser steps per epoch). ``max_steps`` (optimiser steps) overrides
+    ``lr_schedule`` "step" drops the learning rate by ``lr_drop_factor`` at the optimiser steps
+    ``lr_drop_steps`` when set, else at ``lr_drop_epochs`` x (optimiser steps per epoch); "cosine" decays
+    it along half a cosine to 0 at the last step. ``warmup_steps`` ramps it up linearly first. ``max_steps`` (optimiser steps) overrides
     ``epochs`` when set. ``precision`` "auto" is bf16 autocast on CUDA and fp32 on CPU. ``device`` "auto"
     picks CUDA when available.
     """
@@ -318,6 +320,8 @@ class TrainConfig:
     lr_drop_epochs: tuple[int, ...] = (4, 10)
     lr_drop_factor: float = 0.1
     lr_drop_steps: tuple[int, ...] | None = None
+    lr_schedule: LearningRateSchedule = "step"
+    warmup_steps: int = 0
     max_steps: int | None = None
     batch_size: int = 4
     total_batch_size: int = 16
@@ -334,6 +338,7 @@ class TrainConfig:
             _require(getattr(self, key) >= 0.0, f"train.{key}", "a non-negative number")
         _require(self.clip_max_norm >= 0.0, "train.clip_max_norm", "a non-negative number (0 disables)")
         _require(self.epochs >= 1, "train.epochs", "an integer >= 1")
+        _require(self.warmup_steps >= 0, "train.warmup_steps", "a non-negative integer")
         _require(self.max_steps is None or self.max_steps >= 1, "train.max_steps", "null or an integer >= 1")
         _require(self.batch_size >= 1, "train.batch_size", "an integer >= 1")
         _require(
