@@ -306,7 +306,8 @@ class TrainConfig:
     ``batch_size`` is per process; ``total_batch_size`` = batch_size x processes x accumulation steps.
     ``lr_schedule`` "step" drops the learning rate by ``lr_drop_factor`` at the optimiser steps
     ``lr_drop_steps`` when set, else at ``lr_drop_epochs`` x (optimiser steps per epoch); "cosine" decays
-    it along half a cosine to 0 at the last step. ``warmup_steps`` ramps it up linearly first. ``max_steps`` (optimiser steps) overrides
+    it along half a cosine to 0 at the last step. ``warmup_steps`` ramps it up linearly first.
+    ``max_steps`` (optimiser steps) overrides
     ``epochs`` when set. ``precision`` "auto" is bf16 autocast on CUDA and fp32 on CPU. ``device`` "auto"
     picks CUDA when available.
     """
