@@ -52,9 +52,9 @@ def step_multiplier(drops: Sequence[int], factor: float, warmup_steps: int = 0) 
 
 def cosine_multiplier(num_steps: int, warmup_steps: int = 0) -> Callable[[int], float]:
     """Half a cosine from 1 at the end of the warm-up to 0 at step ``num_steps``, after the warm-up ramp."""
+    decay_steps = max(num_steps - warmup_steps, 1)
 
     def multiplier(step: int) -> float:
-        decay_steps = max(num_steps - warmup_steps, 1)
         progress = min(max(step - warmup_steps, 0) / decay_steps, 1.0)
         return _warmup(step, warmup_steps) * 0.5 * (1.0 + math.cos(math.pi * progress))
 

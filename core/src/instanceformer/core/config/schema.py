@@ -307,9 +307,8 @@ class TrainConfig:
     ``lr_schedule`` "step" drops the learning rate by ``lr_drop_factor`` at the optimiser steps
     ``lr_drop_steps`` when set, else at ``lr_drop_epochs`` x (optimiser steps per epoch); "cosine" decays
     it along half a cosine to 0 at the last step. ``warmup_steps`` ramps it up linearly first.
-    ``max_steps`` (optimiser steps) overrides
-    ``epochs`` when set. ``precision`` "auto" is bf16 autocast on CUDA and fp32 on CPU. ``device`` "auto"
-    picks CUDA when available.
+    ``max_steps`` (optimiser steps) overrides ``epochs`` when set. ``precision`` "auto" is bf16 autocast
+    on CUDA and fp32 on CPU. ``device`` "auto" picks CUDA when available.
     """
 
     lr: float = 1e-4
