@@ -61,3 +61,28 @@ def test_a_run_on_tiny_shapes_prints_one_table(monkeypatch: pytest.MonkeyPatch, 
     assert printed.count("compiled kernel vs PyTorch reference") == 1
     for text in ("encoder", "decoder", "fwd+bwd", "speed-up", "of floor", "max |kernel - reference| cpu"):
         assert text in printed
+
+
+def test_the_cuda_floor_counts_compulsory_traffic_not_gathers() -> None:
+    workload = benchmark.make_workload(
+        "tiny", torch.rand(3, 2), torch.device("cpu"), torch.float32, torch.Generator().manual_seed(0)
+    )
+    num_values = sum(height * width for height, width in benchmark.LEVELS_360P)
+    value = num_values * 8 * 32
+    locations = 3 * 8 * 4 * 4 * 2
+    weights = 3 * 8 * 4 * 4
+    output = 3 * 8 * 32
+    assert workload.compulsory_elements == (
+        value + locations + weights + output,
+        output + 2 * (value + locations + weights),
+    )
+    memory_bound = benchmark.MachineRates(stream_elements_per_s=1e9, matmul_flop_per_s=1e15)
+    forward = benchmark.floor_seconds(workload, False, memory_bound, 16, "cuda")
+    assert forward == pytest.approx((value + locations + weights + output) / 1e9)
+    both = benchmark.floor_seconds(workload, True, memory_bound, 1, "cuda")
+    assert both == pytest.approx((3 * (value + locations + weights) + 2 * output) / 1e9)
+    compute_bound = benchmark.MachineRates(stream_elements_per_s=1e15, matmul_flop_per_s=1e9)
+    forward_elements = 3 * 8 * 4 * 4 * 4 * 32
+    assert benchmark.floor_seconds(workload, True, compute_bound, 4, "cuda") == pytest.approx(
+        6 * forward_elements / 1e9
+    )

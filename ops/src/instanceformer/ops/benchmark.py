@@ -9,14 +9,22 @@ reference and the kernel on the CPU at each requested thread count, and on CUDA 
 kernel are present, and prints one table. Times are the best of at least ``--repeats`` runs after a
 warm-up; fast calls run until they add up to half a second.
 
-Floor model: a call gathers 4 corners x D channels per sample (N*Q*M*L*P samples); the backward reads
-the value rows again and reads and writes the value gradient rows, so forward+backward touches four
-times the forward's elements. The memory floor is that element count divided by the measured rate of
-a vectorised ``torch.sum`` over a contiguous buffer the size of ``value`` (the best case for the same
-data volume); the compute floor is the multiply-adds (4 x D per sample forward, twice that more
-backward) at the measured ``torch.mm`` rate. Both rates are measured on one thread and assumed to scale
-perfectly with the thread count. The floor is the larger of the two; "of floor" is floor time / kernel
-time.
+Floor model on the CPU: a call gathers 4 corners x D channels per sample (N*Q*M*L*P samples); the
+backward reads the value rows again and reads and writes the value gradient rows, so forward+backward
+touches four times the forward's elements. The memory floor is that element count divided by the
+measured rate of a vectorised ``torch.sum`` over a contiguous buffer the size of ``value`` (the best
+case for the same data volume, which stays in the CPU caches); the compute floor is the multiply-adds
+(4 x D per sample forward, twice that more backward) at the measured ``torch.mm`` rate. Both rates are
+measured on one thread and assumed to scale perfectly with the thread count.
+
+Floor model on CUDA: a GPU serves repeated gathers from its L1 and L2 caches, so counting every
+gathered element against a streaming rate is no lower bound there. The memory floor is instead the
+compulsory traffic (every input read once, every output written once: value, locations, weights and
+output forward; grad_output, value, locations and weights read and the three gradients written
+backward) at the device-memory rate of ``torch.sum`` over a buffer far larger than the L2 cache; the
+compute floor is the same FLOP count at the rate of a large float32 ``torch.mm``.
+
+The floor is the larger of the memory and compute floors; "of floor" is floor time / kernel time.
 
 Rich (extra ``bench`` of instanceformer-ops) renders the table; the operator itself needs only torch.
 """
@@ -45,6 +53,9 @@ OFFSET_PIXELS = 2.0
 TABLE_WIDTH = 120
 MIN_TOTAL_SECONDS = 0.5
 MAX_RUNS = 200
+CUDA_STREAM_ELEMENTS = 1 << 28  # 1 GiB of float32: far beyond any GPU's L2 cache
+CUDA_MATMUL_SIZE = 8192
+CPU_MATMUL_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,18 @@ class Workload:
     @property
     def head_channels(self) -> int:
         return self.value.shape[3]
+
+    @property
+    def compulsory_elements(self) -> tuple[int, int]:
+        """Elements a forward and a backward must move at least: inputs read once, outputs written once.
+
+        Forward: value, locations and weights read, output ``[N, Q, M * D]`` written. Backward:
+        grad_output, value, locations and weights read, their three gradients written.
+        """
+        batch, num_queries, num_heads = self.attention_weights.shape[:3]
+        output = batch * num_queries * num_heads * self.head_channels
+        inputs = self.value.numel() + self.sampling_locations.numel() + self.attention_weights.numel()
+        return inputs + output, output + 2 * inputs
 
 
 @dataclass(frozen=True)
@@ -200,9 +223,8 @@ def streaming_rate(numel: int, device: torch.device, timing: Timing) -> float:
     return numel / best_time(buffer.sum, timing, device)
 
 
-def matmul_rate(device: torch.device, timing: Timing) -> float:
-    """Floating-point operations per second of a 512x512 float32 ``torch.mm``."""
-    size = 512
+def matmul_rate(size: int, device: torch.device, timing: Timing) -> float:
+    """Floating-point operations per second of a ``size`` x ``size`` float32 ``torch.mm`` (no TF32)."""
     left = torch.randn(size, size, device=device)
     right = torch.randn(size, size, device=device)
     return 2 * size**3 / best_time(lambda: left @ right, timing, device)
@@ -210,31 +232,49 @@ def matmul_rate(device: torch.device, timing: Timing) -> float:
 
 @dataclass(frozen=True)
 class MachineRates:
-    """Single-thread rates of the floor model: elements/s of torch.sum and FLOP/s of torch.mm."""
+    """Rates of the floor model: elements/s of torch.sum and FLOP/s of torch.mm (one thread on a CPU)."""
 
     stream_elements_per_s: float
     matmul_flop_per_s: float
 
 
 def measure_rates(value_numel: int, device: torch.device, timing: Timing) -> MachineRates:
-    """The floor model's rates on ``device`` (on one thread for the CPU)."""
+    """The floor model's rates on ``device``: on one thread over value's size on the CPU, from
+    device memory (a 1 GiB buffer) and an 8192-wide product on CUDA."""
     previous_threads = torch.get_num_threads()
+    previous_tf32 = torch.backends.cuda.matmul.allow_tf32
     try:
-        if device.type == "cpu":
-            torch.set_num_threads(1)
         rate_timing = Timing(max(timing.repeats, 20), timing.min_total_s)
+        if device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = False
+            return MachineRates(
+                streaming_rate(CUDA_STREAM_ELEMENTS, device, rate_timing),
+                matmul_rate(CUDA_MATMUL_SIZE, device, rate_timing),
+            )
+        torch.set_num_threads(1)
         return MachineRates(
-            streaming_rate(value_numel, device, rate_timing), matmul_rate(device, rate_timing)
+            streaming_rate(value_numel, device, rate_timing),
+            matmul_rate(CPU_MATMUL_SIZE, device, rate_timing),
         )
     finally:
         torch.set_num_threads(previous_threads)
+        torch.backends.cuda.matmul.allow_tf32 = previous_tf32
 
 
-def floor_seconds(workload: Workload, with_backward: bool, rates: MachineRates, threads: int) -> float:
-    """The floor of the model in the module docstring, in seconds, with perfect scaling to ``threads``."""
+def floor_seconds(
+    workload: Workload, with_backward: bool, rates: MachineRates, threads: int, device_type: str = "cpu"
+) -> float:
+    """The floor of the model in the module docstring for ``device_type`` ("cpu" or "cuda"), in seconds.
+
+    On the CPU the rates scale perfectly to ``threads``; on CUDA ``threads`` is ignored.
+    """
     forward_elements = workload.num_samples * 4 * workload.head_channels
-    elements = forward_elements * (4 if with_backward else 1)
     flops = 2 * forward_elements * (3 if with_backward else 1)
+    if device_type == "cuda":
+        forward_traffic, backward_traffic = workload.compulsory_elements
+        elements = forward_traffic + (backward_traffic if with_backward else 0)
+        return max(elements / rates.stream_elements_per_s, flops / rates.matmul_flop_per_s)
+    elements = forward_elements * (4 if with_backward else 1)
     return max(elements / rates.stream_elements_per_s, flops / rates.matmul_flop_per_s) / threads
 
 
@@ -282,7 +322,7 @@ def measure_device(
                             pass_name=pass_name,
                             reference_s=reference_s,
                             kernel_s=kernel_s,
-                            floor_s=floor_seconds(workload, with_backward, rates, threads or 1),
+                            floor_s=floor_seconds(workload, with_backward, rates, threads or 1, device.type),
                         )
                     )
                     advance()
@@ -392,6 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"float32, best of >= {arguments.repeats} runs; "
         f"max |kernel - reference| {', '.join(differences)}{cuda_note}.\n"
         "floor = max(element accesses / torch.sum rate, FLOPs / torch.mm rate), one-thread rates x threads"
+        + ("; cuda: compulsory traffic / device-memory rate" if has_cuda_rows else "")
     )
     console.print(render_table(rows, caption))
     return 0
