@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 
 import pytest
@@ -12,9 +13,11 @@ from hypothesis import strategies as st
 from instanceformer.core.config import load_config
 from instanceformer.core.data import ClipSampler
 from instanceformer.core.errors import ConfigError
+from instanceformer.core.model import build_model
 from instanceformer.core.runs import RunFolder
 from instanceformer.train.accumulation import accumulation_steps, micro_batch_weights
 from instanceformer.train.checkpointing import truncate_metrics
+from instanceformer.train.optimizer import build_optimizer
 from instanceformer.train.precision import PrecisionPolicy
 from instanceformer.train.schedule import (
     ScheduledLearningRate,
@@ -151,3 +154,32 @@ def test_truncate_metrics_drops_steps_after_the_checkpoint(tmp_path) -> None:
     truncate_metrics(run, 2)
     assert [record["step"] for record in run.read_metrics()] == [1, 2]
     assert run.metrics_path.read_text(encoding="utf-8").endswith("\n")
+
+
+def test_the_optimizer_is_fused_and_steps_like_the_reference_adamw() -> None:
+    config = load_config("tiny-cpu", ["train.lr=1e-3", "train.lr_backbone=2e-4"])
+    torch.manual_seed(0)
+    model = build_model(config.model)
+    reference_model = copy.deepcopy(model)
+    optimizer = build_optimizer(model, config.train)
+    reference = torch.optim.AdamW(
+        [
+            {"params": group["params"], "lr": group["lr"]}
+            for group in build_optimizer(reference_model, config.train).param_groups
+        ],
+        weight_decay=config.train.weight_decay,
+        foreach=False,
+    )
+    assert all(group["fused"] for group in optimizer.param_groups)
+    assert [group["name"] for group in optimizer.param_groups] == ["backbone", "linear_projection", "other"]
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        for parameter, reference_parameter in zip(
+            model.parameters(), reference_model.parameters(), strict=True
+        ):
+            gradient = torch.randn(parameter.shape, generator=generator)
+            parameter.grad, reference_parameter.grad = gradient, gradient.clone()
+        optimizer.step()
+        reference.step()
+    for parameter, reference_parameter in zip(model.parameters(), reference_model.parameters(), strict=True):
+        torch.testing.assert_close(parameter, reference_parameter, rtol=1e-5, atol=1e-6)
