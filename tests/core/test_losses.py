@@ -12,11 +12,16 @@ import torch
 import torch.distributed as dist
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torchvision.ops import box_convert, generalized_box_iou, generalized_box_iou_loss, sigmoid_focal_loss
 
 from instanceformer.core.config import load_config
 from instanceformer.core.losses import ClipMatcher, build_criterion, supervised_contrastive_loss
+from instanceformer.core.losses.contrastive import batched_supervised_contrastive_loss
 from instanceformer.core.losses.criterion import normalisation_count
 from instanceformer.core.losses.mask_losses import dice_loss, downsample_target_masks, mask_focal_loss
+from instanceformer.core.losses.matcher import matchable_instances, pairwise_generalized_box_iou
+from instanceformer.core.model import build_model
+from instanceformer.core.model.mask_head import dynamic_mask_logits
 from instanceformer.core.model.outputs import FrameOutputs
 from instanceformer.core.structures import ClipTargets
 
@@ -278,3 +283,145 @@ def test_normalisation_counts_instances_and_all_reduces(tmp_path) -> None:
         assert normalisation_count(targets, torch.device("cpu")) == 2.0
     finally:
         dist.destroy_process_group()
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), num_boxes=st.integers(1, 5), num_other=st.integers(1, 5))
+def test_pairwise_generalized_box_iou_matches_torchvision_with_leading_dims(
+    seed: int, num_boxes: int, num_other: int
+) -> None:
+    generator = torch.Generator().manual_seed(seed)
+
+    def boxes(*shape: int) -> torch.Tensor:
+        corners = torch.rand(*shape, 2, generator=generator)
+        return torch.cat((corners, corners + torch.rand(*shape, 2, generator=generator) * 0.5 + 0.01), dim=-1)
+
+    first, second = boxes(3, 2, num_boxes), boxes(2, num_other)
+    actual = pairwise_generalized_box_iou(first, second)  # [3, 2, P, N]
+    assert actual.shape == (3, 2, num_boxes, num_other)
+    for layer, frame in itertools.product(range(3), range(2)):
+        expected = generalized_box_iou(first[layer, frame], second[frame])
+        torch.testing.assert_close(actual[layer, frame], expected, rtol=1e-6, atol=1e-6)
+
+
+def test_matching_several_layers_at_once_equals_matching_each_layer() -> None:
+    generator = torch.Generator().manual_seed(3)
+    targets = [_random_targets(generator, 3, count, crowd=count == 3) for count in (2, 0, 3, 1)]
+    layers = [_random_predictions(generator, 3, 4, 7) for _ in range(3)]
+    matcher = ClipMatcher(LOSS)
+    together = matcher.match_layers(
+        torch.stack([logits for logits, _ in layers]), torch.stack([boxes for _, boxes in layers]), targets
+    )
+    assert len(together) == 3
+    for (logits, boxes), layer_matches in zip(layers, together, strict=True):
+        for alone, joint in zip(matcher(logits, boxes, targets), layer_matches, strict=True):
+            assert torch.equal(alone.query_indices, joint.query_indices)
+            assert torch.equal(alone.instance_indices, joint.instance_indices)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    sets=st.lists(st.lists(st.integers(-1, 3), min_size=0, max_size=7), min_size=1, max_size=4),
+)
+def test_batched_contrastive_loss_equals_the_loss_of_each_padded_set(
+    seed: int, sets: list[list[int]]
+) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    length = max(len(labels) for labels in sets) + 2  # at least two padding slots everywhere
+    embeddings = torch.randn(len(sets), length, 5, generator=generator, dtype=torch.float64).requires_grad_()
+    labels = torch.randint(0, 4, (len(sets), length), generator=generator)  # padding reuses real labels
+    valid = torch.zeros(len(sets), length, dtype=torch.bool)
+    for row, row_labels in enumerate(sets):
+        labels[row, : len(row_labels)] = torch.tensor(row_labels, dtype=torch.long)
+        valid[row, : len(row_labels)] = True
+    per_set, has_anchor = batched_supervised_contrastive_loss(embeddings, labels, valid, 0.3)
+    for row, row_labels in enumerate(sets):
+        alone = supervised_contrastive_loss(
+            embeddings[row, : len(row_labels)], torch.tensor(row_labels, dtype=torch.long), 0.3
+        )
+        assert bool(has_anchor[row]) == (alone is not None)
+        expected = 0.0 if alone is None else float(alone.detach())
+        assert float(per_set[row].detach()) == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    per_set.sum().backward()
+    assert torch.isfinite(embeddings.grad).all()
+    assert embeddings.grad[~valid].abs().max() == 0
+
+
+def _loop_reference_losses(criterion, frames, targets, groups: int) -> dict[str, float]:
+    """The criterion's terms computed layer by layer, clip by clip and frame by frame."""
+    rows = [target for target in targets for _ in range(groups)]
+    num_frames, num_layers = len(frames), len(frames[0].layers)
+    normaliser = max(sum(len(matchable_instances(target)) for target in rows), 1) * num_frames
+    alpha, gamma = criterion.config.focal_alpha, criterion.config.focal_gamma
+    expected: dict[str, float] = {}
+    for layer_index in range(num_layers):
+        layers = [frame.layers[layer_index] for frame in frames]
+        matches = ClipMatcher(criterion.config)(
+            torch.stack([layer.logits for layer in layers]),
+            torch.stack([layer.boxes for layer in layers]),
+            rows,
+        )
+        sums = dict.fromkeys(("class", "box_l1", "box_giou", "mask_focal", "mask_dice"), 0.0)
+        for row, (target, match) in enumerate(zip(rows, matches, strict=True)):
+            for frame_index, (frame, layer) in enumerate(zip(frames, layers, strict=True)):
+                present = target.present[frame_index, match.instance_indices]
+                queries, instances = match.query_indices[present], match.instance_indices[present]
+                class_target = torch.zeros_like(layer.logits[row])
+                class_target[queries, target.labels[instances]] = 1.0
+                sums["class"] += float(
+                    sigmoid_focal_loss(layer.logits[row], class_target, alpha, gamma, reduction="sum")
+                )
+                if len(queries) == 0:
+                    continue
+                predicted, wanted = layer.boxes[row, queries], target.boxes[frame_index, instances]
+                sums["box_l1"] += float((predicted - wanted).abs().sum())
+                sums["box_giou"] += float(
+                    generalized_box_iou_loss(
+                        box_convert(predicted, "cxcywh", "xyxy"),
+                        box_convert(wanted, "cxcywh", "xyxy"),
+                        reduction="sum",
+                    )
+                )
+                logits = dynamic_mask_logits(
+                    frame.mask_features[row : row + 1],
+                    layer.mask_parameters[row, queries][None],
+                    layer.mask_centres[row, queries][None],
+                    frame.valid_ratios[row : row + 1],
+                    frame.feature_stride,
+                    frame.mask_stride,
+                    frame.coordinate_scale,
+                )[0]
+                wanted_masks = downsample_target_masks(
+                    target.masks[frame_index, instances], logits.shape[-2:], frame.mask_stride
+                )
+                sums["mask_focal"] += float(mask_focal_loss(logits, wanted_masks, alpha, gamma))
+                sums["mask_dice"] += float(dice_loss(logits, wanted_masks))
+        suffix = "" if layer_index == num_layers - 1 else f"_{layer_index}"
+        for name, value in sums.items():
+            expected[name + suffix] = criterion.weights[name] * value / normaliser
+    return expected
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_the_batched_criterion_equals_a_loop_over_layers_clips_and_frames(groups: int) -> None:
+    config = load_config(
+        "tiny-cpu", ["data.train_min_sizes=[64]", f"model.transformer.num_query_groups={groups}"]
+    )
+    torch.manual_seed(0)
+    model = build_model(config.model).train()
+    generator = torch.Generator().manual_seed(groups)
+    targets = []
+    for count in (3, 0, 2):
+        target = _random_targets(generator, 2, count)
+        masks = torch.rand(2, count, 64, 96, generator=generator) > 0.7
+        targets.append(replace(target, masks=masks & target.present[..., None, None], image_size=(64, 96)))
+    frames = model(torch.randn(3, 2, 3, 64, 96, generator=generator))
+    criterion = build_criterion(config.loss, config.model)
+    losses = criterion(frames, targets)
+    with torch.no_grad():
+        expected = _loop_reference_losses(criterion, frames, targets, groups)
+    assert set(losses) == set(expected) | {"contrastive", "total"}
+    assert all(value > 0 for name, value in expected.items() if name.startswith(("class", "mask", "box")))
+    for name, value in expected.items():
+        assert float(losses[name].detach()) == pytest.approx(value, rel=1e-5, abs=1e-7), name

@@ -35,3 +35,36 @@ def supervised_contrastive_loss(
         return None
     positive_log_probabilities = log_probabilities.masked_fill(~positives, 0.0).sum(dim=1)
     return -(positive_log_probabilities[anchors] / num_positives[anchors]).mean()
+
+
+def batched_supervised_contrastive_loss(
+    embeddings: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`supervised_contrastive_loss` over several token sets at once, each padded to one length.
+
+    Args:
+        embeddings: ``[num_sets, num_tokens, embedding_dim]``.
+        labels: ``[num_sets, num_tokens]`` int64, compared within a set only.
+        valid: ``[num_sets, num_tokens]`` bool; padding tokens (False) take no part at all.
+        temperature: ``t``.
+
+    Returns:
+        ``[num_sets]`` float32: each set's loss (0 where it has no anchor), and ``[num_sets]`` bool: whether
+        the set has an anchor (a token with a positive).
+    """
+    features = F.normalize(embeddings.float(), dim=-1)
+    logits = features @ features.transpose(1, 2) / temperature  # [R, S, S]
+    self_pairs = torch.eye(labels.shape[1], dtype=torch.bool, device=labels.device)
+    usable = valid[:, None, :] & ~self_pairs  # [R, S, S]: the tokens an anchor is compared with
+    same = (labels[:, :, None] == labels[:, None, :]) & (labels[:, :, None] >= 0)
+    positives = same & usable & valid[:, :, None]
+    num_positives = positives.sum(dim=2)  # [R, S]
+    anchors = num_positives > 0
+    logits = logits.masked_fill(~usable, float("-inf"))
+    # rows that are no anchor get finite placeholders, so no NaN reaches the gradient
+    logits = torch.where(anchors[..., None], logits, torch.zeros_like(logits))
+    log_probabilities = logits - logits.logsumexp(dim=2, keepdim=True)
+    per_anchor = log_probabilities.masked_fill(~positives, 0.0).sum(dim=2) / num_positives.clamp(min=1)
+    per_anchor = per_anchor.masked_fill(~anchors, 0.0)  # [R, S]
+    num_anchors = anchors.sum(dim=1)  # [R]
+    return -per_anchor.sum(dim=1) / num_anchors.clamp(min=1), num_anchors > 0

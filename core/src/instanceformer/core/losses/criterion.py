@@ -6,6 +6,11 @@ frames where its instance is absent), L1 + GIoU box losses and focal + dice mask
 where the instance is present. The final layer adds the temporal contrastive loss on the instance
 embeddings. Every term is divided by the number of ground-truth instances of the batch (all-reduced
 over processes) and by the number of frames.
+
+All layers are matched in one call and supervised together, frame by frame: the layers' predictions
+are stacked into one batch of ``num_layers x batch_size`` rows, the matched pairs of every layer and
+clip are gathered at once, and each term is summed back per layer. The bookkeeping of the pairs runs on
+the CPU, so the loss adds no device synchronisation beyond the matcher's one copy of its costs.
 """
 
 from __future__ import annotations
@@ -19,11 +24,15 @@ from torch import nn
 from torchvision.ops import box_convert, generalized_box_iou_loss, sigmoid_focal_loss
 
 from instanceformer.core.config.schema import LossConfig, ModelConfig
-from instanceformer.core.losses.contrastive import supervised_contrastive_loss
-from instanceformer.core.losses.mask_losses import dice_loss, downsample_target_masks, mask_focal_loss
+from instanceformer.core.losses.contrastive import batched_supervised_contrastive_loss
+from instanceformer.core.losses.mask_losses import (
+    dice_loss_per_instance,
+    downsample_target_masks,
+    mask_focal_loss_per_instance,
+)
 from instanceformer.core.losses.matcher import ClipMatch, ClipMatcher, matchable_instances
 from instanceformer.core.model.mask_head import dynamic_mask_logits
-from instanceformer.core.model.outputs import FrameOutputs, LayerOutputs
+from instanceformer.core.model.outputs import FrameOutputs
 from instanceformer.core.structures import ClipTargets
 
 TERMS = ("class", "box_l1", "box_giou", "mask_focal", "mask_dice")
@@ -86,206 +95,282 @@ class InstanceFormerCriterion(nn.Module):
         targets = [target for target in clip_targets for _ in range(groups)]
         normaliser = normalisation_count(targets, device) * num_frames
         num_layers = len(frames[0].layers)
-        layer_indices = range(num_layers) if self.config.auxiliary else [num_layers - 1]
-        mask_targets = _grid_mask_targets(frames, clip_targets, groups)
+        layer_indices = list(range(num_layers)) if self.config.auxiliary else [num_layers - 1]
+        stacked = [_StackedLayers.of(frame, layer_indices) for frame in frames]
+        num_rows = len(targets)
+        shape = (len(layer_indices), num_rows)
+        matches = self.matcher.match_layers(
+            torch.stack([frame.logits for frame in stacked]).unflatten(1, shape).movedim(1, 0),
+            torch.stack([frame.boxes for frame in stacked]).unflatten(1, shape).movedim(1, 0),
+            targets,
+        )  # [layer][row]; the inputs are [L, T, rows, Q, ...]
+        flat = _FlatTargets.of(frames, clip_targets)
+        sums = self._layer_sums(frames, stacked, flat, groups, matches)  # term -> [num_layers]
         losses: dict[str, torch.Tensor] = {}
-        final_matches: list[ClipMatch] = []
-        for layer_index in layer_indices:
-            layers = [frame.layers[layer_index] for frame in frames]
-            matches = self.matcher(
-                torch.stack([layer.logits for layer in layers]),
-                torch.stack([layer.boxes for layer in layers]),
-                targets,
-            )
+        for position, layer_index in enumerate(layer_indices):
             suffix = "" if layer_index == num_layers - 1 else f"_{layer_index}"
-            for name, value in self._layer_losses(frames, layers, targets, matches, mask_targets).items():
-                losses[name + suffix] = self.weights[name] * value / normaliser
-            if layer_index == num_layers - 1:
-                final_matches = matches
+            for name in TERMS:
+                losses[name + suffix] = self.weights[name] * sums[name][position] / normaliser
         if self.contrastive:
             losses["contrastive"] = self.config.contrastive_weight * self._contrastive_loss(
-                frames, targets, final_matches
+                frames, flat, matches[-1], groups
             )
         losses["total"] = torch.stack(list(losses.values())).sum()
         return losses
 
-    def _layer_losses(
+    def _layer_sums(
         self,
         frames: Sequence[FrameOutputs],
-        layers: Sequence[LayerOutputs],
-        targets: Sequence[ClipTargets],
-        matches: Sequence[ClipMatch],
-        mask_targets: Sequence[Sequence[torch.Tensor]],
+        stacked: Sequence[_StackedLayers],
+        flat: _FlatTargets,
+        groups: int,
+        matches: Sequence[Sequence[ClipMatch]],
     ) -> dict[str, torch.Tensor]:
-        """Unnormalised sums of the five terms for one decoder layer over all frames and clips.
+        """Unnormalised sums of the five terms over all frames and clips, ``[num_layers]`` float32 each.
 
-        ``mask_targets[frame][clip]`` holds the clip's ``[num_instances, h, w]`` masks at the prediction
-        grid (see :func:`downsample_target_masks`). The matched pairs of all clips of a frame are
-        supervised together.
+        The pairs of every layer and clip of a frame are supervised together: one class loss over the
+        stacked ``[num_layers * num_rows, Q, C]`` logits, one box-loss call and one batched
+        dynamic-convolution call.
         """
-        zero = layers[0].logits.sum() * 0.0
-        sums = dict.fromkeys(TERMS, zero)
-        device = layers[0].logits.device
-        for frame_index, (frame, layer) in enumerate(zip(frames, layers, strict=True)):
-            pairs = _present_pairs(targets, matches, frame_index, device)
-            class_targets = torch.zeros_like(layer.logits)  # [B, Q, C]
-            if pairs is not None:
-                class_targets[pairs.batch, pairs.queries, pairs.labels] = 1.0
-                predicted = layer.boxes[pairs.batch, pairs.queries]  # [K, 4]
-                wanted = pairs.boxes.to(predicted.dtype)  # [K, 4]
-                sums["box_l1"] = sums["box_l1"] + (predicted - wanted).abs().sum()
-                sums["box_giou"] = sums["box_giou"] + generalized_box_iou_loss(
-                    box_convert(predicted, "cxcywh", "xyxy"),
-                    box_convert(wanted, "cxcywh", "xyxy"),
-                    reduction="sum",
-                )
-                mask_logits = _pair_masks(frame, layer, pairs)  # [K, h, w]
-                wanted_masks = torch.cat(
-                    [
-                        mask_targets[frame_index][clip][instances]
-                        for clip, instances in zip(pairs.clips, pairs.instances_per_clip, strict=True)
-                    ]
-                ).to(mask_logits.dtype)  # [K, h, w]
-                sums["mask_focal"] = sums["mask_focal"] + mask_focal_loss(
+        num_layers = len(matches)
+        num_rows = len(matches[0])
+        device = frames[0].logits.device
+        pairs = _MatchedPairs.of(matches, flat.offsets, groups)
+        sums = {name: torch.zeros(num_layers, device=device) for name in TERMS}
+        for frame_index, (frame, layers) in enumerate(zip(frames, stacked, strict=True)):
+            present = pairs.select(flat.present_cpu[frame_index])
+            class_targets = torch.zeros_like(layers.logits)  # [L*B, Q, C]
+            if present is not None:
+                present = present.to(device)
+                rows, queries, instances = present.rows, present.queries, present.instances
+                layer_of_pair = rows // num_rows  # [K]
+                class_targets[rows, queries, flat.labels[instances]] = 1.0
+                predicted = layers.boxes[rows, queries]  # [K, 4]
+                wanted = flat.boxes[frame_index, instances].to(predicted.dtype)  # [K, 4]
+                per_pair = {
+                    "box_l1": (predicted - wanted).abs().sum(dim=-1),
+                    "box_giou": generalized_box_iou_loss(
+                        box_convert(predicted, "cxcywh", "xyxy"), box_convert(wanted, "cxcywh", "xyxy")
+                    ),
+                }
+                mask_logits = _pair_masks(frame, layers, present, num_rows)
+                wanted_masks = flat.masks[frame_index][instances].to(mask_logits.dtype)  # [K, h, w]
+                per_pair["mask_focal"] = mask_focal_loss_per_instance(
                     mask_logits, wanted_masks, self.config.focal_alpha, self.config.focal_gamma
                 )
-                sums["mask_dice"] = sums["mask_dice"] + dice_loss(mask_logits, wanted_masks)
-            sums["class"] = sums["class"] + sigmoid_focal_loss(
-                layer.logits,
+                per_pair["mask_dice"] = dice_loss_per_instance(mask_logits, wanted_masks)
+                for name, values in per_pair.items():
+                    sums[name] = sums[name].index_add(0, layer_of_pair, values.float())
+            class_loss = sigmoid_focal_loss(
+                layers.logits,
                 class_targets,
                 alpha=self.config.focal_alpha,
                 gamma=self.config.focal_gamma,
-                reduction="sum",
-            )
+                reduction="none",
+            )  # [L*B, Q, C]
+            sums["class"] = sums["class"] + class_loss.float().sum(dim=(1, 2)).view(num_layers, -1).sum(dim=1)
         return sums
 
     def _contrastive_loss(
-        self, frames: Sequence[FrameOutputs], targets: Sequence[ClipTargets], matches: Sequence[ClipMatch]
+        self,
+        frames: Sequence[FrameOutputs],
+        flat: _FlatTargets,
+        matches: Sequence[ClipMatch],
+        groups: int,
     ) -> torch.Tensor:
-        """SupCon over each clip's instance tokens, averaged over the clips that have positives.
+        """SupCon over each row's instance tokens, averaged over the rows that have positives.
 
-        A clip's tokens are, in every frame, the embeddings of the matched queries whose instance is
+        A row's tokens are, in every frame, the embeddings of the matched queries whose instance is
         present (labelled by instance, so the positives are the same instance in the other frames) and of
-        the unmatched queries the model wrote to its memory (negatives only).
+        the unmatched queries the model wrote to its memory (negatives only). All rows run at once,
+        padded to the most matched queries of a row.
         """
-        per_clip = []
-        for batch_index, (target, match) in enumerate(zip(targets, matches, strict=True)):
-            device = frames[0].embeddings.device
-            queries = match.query_indices.to(device)
-            instances = match.instance_indices.to(device)
-            embeddings, labels = [], []
-            for frame_index, frame in enumerate(frames):
-                present = target.present[frame_index, instances]
-                embeddings.append(frame.embeddings[batch_index, queries[present]])
-                labels.append(instances[present])
-                memory_queries = frame.memory_queries[batch_index]
-                unmatched = memory_queries[~torch.isin(memory_queries, queries)]
-                embeddings.append(frame.embeddings[batch_index, unmatched])
-                labels.append(torch.full_like(unmatched, -1))
-            loss = supervised_contrastive_loss(
-                torch.cat(embeddings), torch.cat(labels), self.config.contrastive_temperature
-            )
-            if loss is not None:
-                per_clip.append(loss)
-        if not per_clip:
-            return frames[0].embeddings.sum() * 0.0
-        return torch.stack(per_clip).mean()
+        device = frames[0].embeddings.device
+        num_rows, num_queries, _ = frames[0].embeddings.shape
+        most = max(len(match.query_indices) for match in matches)
+        queries = torch.zeros(num_rows, most, dtype=torch.long)
+        instances = torch.zeros(num_rows, most, dtype=torch.long)
+        real = torch.zeros(num_rows, most, dtype=torch.bool)
+        for row, match in enumerate(matches):
+            count = len(match.query_indices)
+            queries[row, :count] = match.query_indices
+            instances[row, :count] = match.instance_indices + flat.offsets[row // groups]
+            real[row, :count] = True
+        present = flat.present_cpu[:, instances] & real  # [T, rows, most]
+        queries, instances, present, real = (
+            tensor.to(device) for tensor in (queries, instances, present, real)
+        )
+        # padding slots mark a spare column, so they never clear a real match of query 0
+        matched = torch.zeros(num_rows, num_queries + 1, dtype=torch.bool, device=device)
+        matched = matched.scatter(1, queries.masked_fill(~real, num_queries), real)[:, :num_queries]
+        tokens, labels, valid = [], [], []
+        for frame_index, frame in enumerate(frames):
+            width = frame.embeddings.shape[-1]
+            memory = frame.memory_queries  # [rows, k]
+            tokens.append(frame.embeddings.gather(1, queries[..., None].expand(-1, -1, width)))
+            labels.append(instances)
+            valid.append(present[frame_index])
+            tokens.append(frame.embeddings.gather(1, memory[..., None].expand(-1, -1, width)))
+            labels.append(torch.full_like(memory, -1))
+            valid.append(~matched.gather(1, memory))
+        per_row, has_anchor = batched_supervised_contrastive_loss(
+            torch.cat(tokens, dim=1),
+            torch.cat(labels, dim=1),
+            torch.cat(valid, dim=1),
+            self.config.contrastive_temperature,
+        )
+        return (per_row * has_anchor).sum() / has_anchor.sum().clamp(min=1)
 
 
-def _grid_mask_targets(
-    frames: Sequence[FrameOutputs], clip_targets: Sequence[ClipTargets], groups: int
-) -> list[list[torch.Tensor]]:
-    """Every clip's masks at the prediction grid, ``[frame][clip * groups + group]`` -> ``[N, h, w]``.
+@dataclass(frozen=True)
+class _StackedLayers:
+    """One frame's predictions of the supervised layers stacked along the batch: ``[L * rows, Q, ...]``."""
 
-    The grid is the same for every decoder layer, so the targets are sampled once per clip and frame
-    and shared by the clip's query groups.
+    logits: torch.Tensor
+    boxes: torch.Tensor
+    mask_parameters: torch.Tensor
+    mask_centres: torch.Tensor
+
+    @classmethod
+    def of(cls, frame: FrameOutputs, layer_indices: Sequence[int]) -> _StackedLayers:
+        layers = [frame.layers[index] for index in layer_indices]
+        return cls(
+            logits=torch.cat([layer.logits for layer in layers]),
+            boxes=torch.cat([layer.boxes for layer in layers]),
+            mask_parameters=torch.cat([layer.mask_parameters for layer in layers]),
+            mask_centres=torch.cat([layer.mask_centres for layer in layers]),
+        )
+
+
+@dataclass(frozen=True)
+class _FlatTargets:
+    """The instances of all clips concatenated clip after clip (``N`` in all).
+
+    ``labels`` ``[N]``, ``boxes`` ``[T, N, 4]``, ``masks[frame]`` ``[N, h, w]`` at the prediction grid,
+    on the device; ``present_cpu`` ``[T, N]`` bool and ``offsets`` (first instance of each clip) on the
+    CPU for the bookkeeping of the pairs.
     """
-    height, width = frames[0].mask_features.shape[-2:]
-    factor = frames[0].feature_stride // frames[0].mask_stride
-    size = (height * factor, width * factor)
-    grids = []
-    for frame_index, frame in enumerate(frames):
-        per_clip = [
-            downsample_target_masks(target.masks[frame_index], size, frame.mask_stride)
-            for target in clip_targets
-        ]
-        grids.append([grid for grid in per_clip for _ in range(groups)])
-    return grids
+
+    labels: torch.Tensor
+    boxes: torch.Tensor
+    masks: tuple[torch.Tensor, ...]
+    present_cpu: torch.Tensor
+    offsets: tuple[int, ...]
+
+    @classmethod
+    def of(cls, frames: Sequence[FrameOutputs], clip_targets: Sequence[ClipTargets]) -> _FlatTargets:
+        """Concatenate the clips' targets; the masks are sampled once per clip and frame at the grid that
+        every decoder layer and query group shares."""
+        height, width = frames[0].mask_features.shape[-2:]
+        factor = frames[0].feature_stride // frames[0].mask_stride
+        size = (height * factor, width * factor)
+        masks = tuple(
+            torch.cat(
+                [
+                    downsample_target_masks(target.masks[index], size, frame.mask_stride)
+                    for target in clip_targets
+                ]
+            )
+            for index, frame in enumerate(frames)
+        )
+        offsets = [0]
+        for target in clip_targets[:-1]:
+            offsets.append(offsets[-1] + target.num_instances)
+        return cls(
+            labels=torch.cat([target.labels for target in clip_targets]),
+            boxes=torch.cat([target.boxes for target in clip_targets], dim=1),
+            masks=masks,
+            present_cpu=torch.cat([target.present for target in clip_targets], dim=1).cpu(),
+            offsets=tuple(offsets),
+        )
+
+
+@dataclass(frozen=True)
+class _PresentPairs:
+    """One frame's supervised pairs (instance present), grouped by stacked row.
+
+    ``rows`` (index into the stacked ``[L * rows]`` predictions), ``queries``, ``instances`` (into the
+    flat targets), ``groups`` (index of the pair's row in ``slot_rows``) and ``slots`` (position within
+    that row's pairs) are ``[K]`` int64; ``slot_rows`` ``[num_groups]`` lists the stacked rows that have
+    pairs, increasing; ``max_count`` is the most pairs of one row.
+    """
+
+    rows: torch.Tensor
+    queries: torch.Tensor
+    instances: torch.Tensor
+    groups: torch.Tensor
+    slots: torch.Tensor
+    slot_rows: torch.Tensor
+    max_count: int
+
+    def to(self, device: torch.device) -> _PresentPairs:
+        """The same pairs on ``device`` (the ``[K]`` indices in one copy)."""
+        packed = torch.stack([self.rows, self.queries, self.instances, self.groups, self.slots]).to(device)
+        rows, queries, instances, groups, slots = packed.unbind()
+        return _PresentPairs(
+            rows, queries, instances, groups, slots, self.slot_rows.to(device), self.max_count
+        )
 
 
 @dataclass(frozen=True)
 class _MatchedPairs:
-    """The matched (query, instance) pairs of one frame whose instance is present, over all clips.
+    """The matched pairs of every layer and row, on the CPU: ``rows``, ``queries``, ``instances`` ``[M]``."""
 
-    ``batch``, ``queries``, ``labels`` are ``[K]`` int64 and ``boxes`` ``[K, 4]``, ordered clip by clip;
-    ``clips`` lists the clips with pairs and ``instances_per_clip`` their instance indices.
-    """
-
-    batch: torch.Tensor
+    rows: torch.Tensor
     queries: torch.Tensor
-    labels: torch.Tensor
-    boxes: torch.Tensor
-    clips: tuple[int, ...]
-    instances_per_clip: tuple[torch.Tensor, ...]
+    instances: torch.Tensor
+
+    @classmethod
+    def of(cls, matches: Sequence[Sequence[ClipMatch]], offsets: Sequence[int], groups: int) -> _MatchedPairs:
+        """Gather ``matches[layer][row]``; row ``r`` of layer ``l`` is stacked row ``l * rows + r`` and its
+        instances are those of clip ``r // groups``."""
+        num_rows = len(matches[0])
+        rows, queries, instances = [], [], []
+        for layer_position, layer_matches in enumerate(matches):
+            for row, match in enumerate(layer_matches):
+                rows.append(torch.full_like(match.query_indices, layer_position * num_rows + row))
+                queries.append(match.query_indices)
+                instances.append(match.instance_indices + offsets[row // groups])
+        return cls(torch.cat(rows), torch.cat(queries), torch.cat(instances))
+
+    def select(self, present: torch.Tensor) -> _PresentPairs | None:
+        """The pairs whose instance is present (``present``: ``[N]`` bool of the frame), or None."""
+        keep = present[self.instances]
+        if not bool(keep.any()):
+            return None
+        rows, queries, instances = self.rows[keep], self.queries[keep], self.instances[keep]
+        slot_rows, counts = torch.unique_consecutive(rows, return_counts=True)
+        groups = torch.repeat_interleave(torch.arange(len(slot_rows)), counts)
+        slots = torch.arange(len(rows)) - (counts.cumsum(0) - counts)[groups]
+        return _PresentPairs(rows, queries, instances, groups, slots, slot_rows, int(counts.max()))
 
 
-def _present_pairs(
-    targets: Sequence[ClipTargets], matches: Sequence[ClipMatch], frame_index: int, device: torch.device
-) -> _MatchedPairs | None:
-    """The frame's supervised pairs, or None when no matched instance is present in any clip."""
-    batch, queries, labels, boxes, clips, instances_per_clip = [], [], [], [], [], []
-    for batch_index, (target, match) in enumerate(zip(targets, matches, strict=True)):
-        clip_queries = match.query_indices.to(device)
-        instances = match.instance_indices.to(device)
-        present = target.present[frame_index, instances]
-        clip_queries, instances = clip_queries[present], instances[present]
-        if len(clip_queries) == 0:
-            continue
-        batch.append(torch.full_like(clip_queries, batch_index))
-        queries.append(clip_queries)
-        labels.append(target.labels[instances])
-        boxes.append(target.boxes[frame_index, instances])
-        clips.append(batch_index)
-        instances_per_clip.append(instances)
-    if not clips:
-        return None
-    return _MatchedPairs(
-        batch=torch.cat(batch),
-        queries=torch.cat(queries),
-        labels=torch.cat(labels),
-        boxes=torch.cat(boxes),
-        clips=tuple(clips),
-        instances_per_clip=tuple(instances_per_clip),
-    )
+def _pair_masks(
+    frame: FrameOutputs, layers: _StackedLayers, pairs: _PresentPairs, num_rows: int
+) -> torch.Tensor:
+    """``[K, h, w]`` mask logits of the pairs' queries as predicted by their layers.
 
-
-def _pair_masks(frame: FrameOutputs, layer: LayerOutputs, pairs: _MatchedPairs) -> torch.Tensor:
-    """``[K, h, w]`` mask logits of the pairs' queries as predicted by ``layer``.
-
-    The dynamic convolutions of all clips run at once over ``[num_clips, max_pairs]`` padded slots.
+    The dynamic convolutions of all stacked rows with pairs run at once over ``[num_groups, max_count]``
+    padded slots; stacked row ``r`` reads the mask features of batch row ``r % num_rows``.
     """
-    clips = torch.as_tensor(pairs.clips, device=pairs.batch.device)
-    counts = [len(instances) for instances in pairs.instances_per_clip]
-    most = max(counts)
-    slots = torch.cat([torch.arange(count, device=clips.device) for count in counts])  # [K]
-    rows = torch.repeat_interleave(
-        torch.arange(len(pairs.clips), device=clips.device),
-        torch.as_tensor(counts, device=clips.device),
-    )  # [K]
-    parameters = layer.mask_parameters.new_zeros(len(pairs.clips), most, layer.mask_parameters.shape[-1])
-    centres = layer.mask_centres.new_zeros(len(pairs.clips), most, 2)
-    parameters[rows, slots] = layer.mask_parameters[pairs.batch, pairs.queries]
-    centres[rows, slots] = layer.mask_centres[pairs.batch, pairs.queries]
+    num_groups = len(pairs.slot_rows)
+    parameters = layers.mask_parameters.new_zeros(
+        num_groups, pairs.max_count, layers.mask_parameters.shape[-1]
+    )
+    centres = layers.mask_centres.new_zeros(num_groups, pairs.max_count, 2)
+    parameters[pairs.groups, pairs.slots] = layers.mask_parameters[pairs.rows, pairs.queries]
+    centres[pairs.groups, pairs.slots] = layers.mask_centres[pairs.rows, pairs.queries]
+    batch_rows = pairs.slot_rows % num_rows
     logits = dynamic_mask_logits(
-        frame.mask_features[clips],
+        frame.mask_features[batch_rows],
         parameters,
         centres,
-        frame.valid_ratios[clips],
+        frame.valid_ratios[batch_rows],
         frame.feature_stride,
         frame.mask_stride,
         frame.coordinate_scale,
-    )  # [num_clips, max_pairs, h, w]
-    return logits[rows, slots]
+    )  # [num_groups, max_count, h, w]
+    return logits[pairs.groups, pairs.slots]
 
 
 def build_criterion(loss: LossConfig, model: ModelConfig) -> InstanceFormerCriterion:

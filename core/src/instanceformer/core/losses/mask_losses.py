@@ -30,30 +30,42 @@ def downsample_target_masks(masks: torch.Tensor, output_size: tuple[int, int], s
     return padded[:, start:padded_height:stride, start:padded_width:stride]
 
 
-def mask_focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float, gamma: float) -> torch.Tensor:
-    """Sigmoid focal loss averaged over pixels, summed over instances.
+def mask_focal_loss_per_instance(
+    logits: torch.Tensor, targets: torch.Tensor, alpha: float, gamma: float
+) -> torch.Tensor:
+    """Sigmoid focal loss averaged over each instance's pixels.
 
     Args:
         logits, targets: ``[num_instances, height, width]``.
 
     Returns:
-        A scalar.
+        ``[num_instances]``.
     """
     loss = sigmoid_focal_loss(logits, targets, alpha=alpha, gamma=gamma, reduction="none")
-    return loss.flatten(1).mean(dim=1).sum()
+    return loss.flatten(1).mean(dim=1)
 
 
-def dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """``1 - (2 |p t| + 1) / (|p| + |t| + 1)`` per instance with ``p = sigmoid(logits)``, summed.
+def mask_focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float, gamma: float) -> torch.Tensor:
+    """:func:`mask_focal_loss_per_instance` summed over instances: a scalar."""
+    return mask_focal_loss_per_instance(logits, targets, alpha, gamma).sum()
+
+
+def dice_loss_per_instance(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``1 - (2 |p t| + 1) / (|p| + |t| + 1)`` per instance with ``p = sigmoid(logits)``.
 
     Args:
         logits, targets: ``[num_instances, height, width]``.
 
     Returns:
-        A scalar.
+        ``[num_instances]``.
     """
     probabilities = logits.sigmoid().flatten(1)
     targets = targets.flatten(1)
     numerator = 2 * (probabilities * targets).sum(dim=1)
     denominator = probabilities.sum(dim=1) + targets.sum(dim=1)
-    return (1 - (numerator + 1) / (denominator + 1)).sum()
+    return 1 - (numerator + 1) / (denominator + 1)
+
+
+def dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """:func:`dice_loss_per_instance` summed over instances: a scalar."""
+    return dice_loss_per_instance(logits, targets).sum()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 from scipy.optimize import linear_sum_assignment
-from torchvision.ops import box_convert, generalized_box_iou
+from torchvision.ops import box_convert
 
 from instanceformer.core.config.schema import LossConfig
 from instanceformer.core.structures import ClipTargets
@@ -60,6 +60,28 @@ def focal_class_cost(
     return positive - negative
 
 
+def pairwise_generalized_box_iou(boxes: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """Generalized IoU of every box of ``boxes`` with every box of ``other``, with broadcast leading dims.
+
+    Args:
+        boxes: ``[..., num_boxes, 4]`` (x0, y0, x1, y1).
+        other: ``[..., num_other, 4]`` (x0, y0, x1, y1); leading dims broadcast against ``boxes``'.
+
+    Returns:
+        ``[..., num_boxes, num_other]`` in [-1, 1] (NaN for pairs of degenerate boxes).
+    """
+    first = boxes[..., :, None, :]  # [..., P, 1, 4]
+    second = other[..., None, :, :]  # [..., 1, N, 4]
+    areas = (first[..., 2] - first[..., 0]) * (first[..., 3] - first[..., 1])  # [..., P, 1]
+    other_areas = (second[..., 2] - second[..., 0]) * (second[..., 3] - second[..., 1])  # [..., 1, N]
+    overlap = torch.minimum(first[..., 2:], second[..., 2:]) - torch.maximum(first[..., :2], second[..., :2])
+    intersection = overlap.clamp(min=0).prod(dim=-1)  # [..., P, N]
+    union = areas + other_areas - intersection
+    hull = torch.maximum(first[..., 2:], second[..., 2:]) - torch.minimum(first[..., :2], second[..., :2])
+    hull_area = hull.clamp(min=0).prod(dim=-1)  # [..., P, N]
+    return intersection / union - (hull_area - union) / hull_area
+
+
 def _pairwise_frame_costs(
     probabilities: torch.Tensor,
     boxes: torch.Tensor,
@@ -70,21 +92,18 @@ def _pairwise_frame_costs(
     """Weighted cost of every (query, instance) pair in every frame.
 
     Args:
-        probabilities: ``[num_frames, num_predictions, num_classes]``.
-        boxes: ``[num_frames, num_predictions, 4]`` (cx, cy, w, h).
+        probabilities: ``[..., num_frames, num_predictions, num_classes]`` (leading dims: e.g. layers).
+        boxes: ``[..., num_frames, num_predictions, 4]`` (cx, cy, w, h).
         labels: ``[num_instances]``.
         target_boxes: ``[num_frames, num_instances, 4]``.
 
     Returns:
-        ``[num_frames, num_predictions, num_instances]``.
+        ``[..., num_frames, num_predictions, num_instances]``.
     """
     class_cost = focal_class_cost(probabilities, labels, config.focal_alpha, config.focal_gamma)
-    l1_cost = torch.cdist(boxes, target_boxes, p=1)
-    giou = torch.stack(
-        [
-            generalized_box_iou(box_convert(pred, "cxcywh", "xyxy"), box_convert(gt, "cxcywh", "xyxy"))
-            for pred, gt in zip(boxes, target_boxes, strict=True)
-        ]
+    l1_cost = (boxes[..., :, None, :] - target_boxes[..., None, :, :]).abs().sum(dim=-1)
+    giou = pairwise_generalized_box_iou(
+        box_convert(boxes, "cxcywh", "xyxy"), box_convert(target_boxes, "cxcywh", "xyxy")
     )
     return (
         config.match_class_cost * class_cost
@@ -105,9 +124,6 @@ class ClipMatcher:
     ) -> list[ClipMatch]:
         """Match every clip of a batch.
 
-        The costs of the whole batch are computed at once (every query against every instance of the
-        batch) and cut per clip before the assignment.
-
         Args:
             logits: ``[num_frames, batch_size, num_queries, num_classes]`` class logits.
             boxes: ``[num_frames, batch_size, num_queries, 4]`` predicted (cx, cy, w, h).
@@ -116,40 +132,66 @@ class ClipMatcher:
         Returns:
             One :class:`ClipMatch` per clip.
         """
-        _, batch_size, num_queries, _ = logits.shape
+        return self.match_layers(logits[None], boxes[None], targets)[0]
+
+    @torch.no_grad()
+    def match_layers(
+        self, logits: torch.Tensor, boxes: torch.Tensor, targets: Sequence[ClipTargets]
+    ) -> list[list[ClipMatch]]:
+        """Match every clip of a batch, separately for each of several prediction sets (decoder layers).
+
+        The costs of all layers and clips are computed at once (every query of a layer against every
+        instance of the batch), copied to the CPU once, and cut per layer and clip for the assignment.
+
+        Args:
+            logits: ``[num_layers, num_frames, batch_size, num_queries, num_classes]`` class logits.
+            boxes: ``[num_layers, num_frames, batch_size, num_queries, 4]`` predicted (cx, cy, w, h).
+            targets: one :class:`ClipTargets` per clip, ``num_frames`` frames each.
+
+        Returns:
+            ``[layer][clip]`` :class:`ClipMatch`.
+        """
+        num_layers, _, batch_size, num_queries, _ = logits.shape
         if len(targets) != batch_size:
             raise ValueError(f"{len(targets)} targets for a batch of {batch_size}")
         kept = [matchable_instances(target) for target in targets]
         labels = torch.cat([target.labels[index] for target, index in zip(targets, kept, strict=True)])
+        empty = torch.empty(0, dtype=torch.long)
+        if labels.numel() == 0:
+            return [[ClipMatch(empty, empty) for _ in targets] for _ in range(num_layers)]
         target_boxes = torch.cat(
             [target.boxes[:, index] for target, index in zip(targets, kept, strict=True)], dim=1
         )
         present = torch.cat(
             [target.present[:, index] for target, index in zip(targets, kept, strict=True)], dim=1
         )
-        empty = torch.empty(0, dtype=torch.long)
-        if labels.numel() == 0:
-            return [ClipMatch(empty, empty) for _ in targets]
         costs = _pairwise_frame_costs(
-            logits.float().sigmoid().flatten(1, 2),
-            boxes.float().flatten(1, 2),
+            logits.float().sigmoid().flatten(2, 3),
+            boxes.float().flatten(2, 3),
             labels,
             target_boxes.float(),
             self.config,
-        )  # [T, B*Q, N_all]
-        costs = torch.where(present[:, None, :], costs, torch.zeros_like(costs)).sum(dim=0)  # [B*Q, N_all]
-        costs = costs.nan_to_num(nan=1e8, posinf=1e8, neginf=-1e8).view(batch_size, num_queries, -1).cpu()
-        matches = []
-        start = 0
-        for batch_index, index in enumerate(kept):
-            clip_costs = costs[batch_index, :, start : start + len(index)]
-            start += len(index)
-            rows, columns = linear_sum_assignment(clip_costs.numpy())
-            order = torch.as_tensor(rows, dtype=torch.long).argsort()
-            matches.append(
-                ClipMatch(
-                    query_indices=torch.as_tensor(rows, dtype=torch.long)[order],
-                    instance_indices=index.cpu()[torch.as_tensor(columns, dtype=torch.long)[order]],
+        )  # [L, T, B*Q, N_all]
+        costs = torch.where(present[:, None, :], costs, torch.zeros_like(costs)).sum(dim=1)  # [L, B*Q, N_all]
+        costs = costs.nan_to_num(nan=1e8, posinf=1e8, neginf=-1e8)
+        costs = costs.view(num_layers, batch_size, num_queries, -1).cpu().numpy()
+        kept = [index.cpu() for index in kept]
+        starts = [0]
+        for index in kept:
+            starts.append(starts[-1] + len(index))
+        matches: list[list[ClipMatch]] = []
+        for layer_costs in costs:
+            layer_matches = []
+            for batch_index, index in enumerate(kept):
+                rows, columns = linear_sum_assignment(
+                    layer_costs[batch_index, :, starts[batch_index] : starts[batch_index + 1]]
                 )
-            )
+                order = rows.argsort()
+                layer_matches.append(
+                    ClipMatch(
+                        query_indices=torch.as_tensor(rows[order], dtype=torch.long),
+                        instance_indices=index[torch.as_tensor(columns[order], dtype=torch.long)],
+                    )
+                )
+            matches.append(layer_matches)
         return matches
