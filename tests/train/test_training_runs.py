@@ -81,7 +81,7 @@ def test_accumulating_two_batches_of_one_equals_one_batch_of_two(data_root: Path
     [
         ("train.batch_size=zero", "train.batch_size"),
         ("train.no_such_key=1", "no_such_key"),
-        ("train.total_batch_size=4", "train.total_batch_size"),
+        ("train.total_batch_size=6", "train.total_batch_size"),
         ("train.precision=fp16", "train.precision"),
     ],
 )
