@@ -290,25 +290,27 @@ class _PresentPairs:
     """One frame's supervised pairs (instance present), grouped by stacked row.
 
     ``rows`` (index into the stacked ``[L * rows]`` predictions), ``queries``, ``instances`` (into the
-    flat targets), ``groups`` (index of the pair's row in ``slot_rows``) and ``slots`` (position within
-    that row's pairs) are ``[K]`` int64; ``slot_rows`` ``[num_groups]`` lists the stacked rows that have
-    pairs, increasing; ``max_count`` is the most pairs of one row.
+    flat targets), ``slot_row_index`` (index of the pair's row in ``slot_rows``) and ``slots`` (position
+    within that row's pairs) are ``[K]`` int64; ``slot_rows`` ``[num_slot_rows]`` lists the stacked rows
+    that have pairs, increasing; ``max_count`` is the most pairs of one row.
     """
 
     rows: torch.Tensor
     queries: torch.Tensor
     instances: torch.Tensor
-    groups: torch.Tensor
+    slot_row_index: torch.Tensor
     slots: torch.Tensor
     slot_rows: torch.Tensor
     max_count: int
 
     def to(self, device: torch.device) -> _PresentPairs:
         """The same pairs on ``device`` (the ``[K]`` indices in one copy)."""
-        packed = torch.stack([self.rows, self.queries, self.instances, self.groups, self.slots]).to(device)
-        rows, queries, instances, groups, slots = packed.unbind()
+        packed = torch.stack([self.rows, self.queries, self.instances, self.slot_row_index, self.slots]).to(
+            device
+        )
+        rows, queries, instances, slot_row_index, slots = packed.unbind()
         return _PresentPairs(
-            rows, queries, instances, groups, slots, self.slot_rows.to(device), self.max_count
+            rows, queries, instances, slot_row_index, slots, self.slot_rows.to(device), self.max_count
         )
 
 
@@ -340,9 +342,9 @@ class _MatchedPairs:
             return None
         rows, queries, instances = self.rows[keep], self.queries[keep], self.instances[keep]
         slot_rows, counts = torch.unique_consecutive(rows, return_counts=True)
-        groups = torch.repeat_interleave(torch.arange(len(slot_rows)), counts)
-        slots = torch.arange(len(rows)) - (counts.cumsum(0) - counts)[groups]
-        return _PresentPairs(rows, queries, instances, groups, slots, slot_rows, int(counts.max()))
+        slot_row_index = torch.repeat_interleave(torch.arange(len(slot_rows)), counts)
+        slots = torch.arange(len(rows)) - (counts.cumsum(0) - counts)[slot_row_index]
+        return _PresentPairs(rows, queries, instances, slot_row_index, slots, slot_rows, int(counts.max()))
 
 
 def _pair_masks(
@@ -350,16 +352,17 @@ def _pair_masks(
 ) -> torch.Tensor:
     """``[K, h, w]`` mask logits of the pairs' queries as predicted by their layers.
 
-    The dynamic convolutions of all stacked rows with pairs run at once over ``[num_groups, max_count]``
+    The dynamic convolutions of all stacked rows with pairs run at once over ``[num_slot_rows, max_count]``
     padded slots; stacked row ``r`` reads the mask features of batch row ``r % num_rows``.
     """
-    num_groups = len(pairs.slot_rows)
+    num_slot_rows = len(pairs.slot_rows)
     parameters = layers.mask_parameters.new_zeros(
-        num_groups, pairs.max_count, layers.mask_parameters.shape[-1]
+        num_slot_rows, pairs.max_count, layers.mask_parameters.shape[-1]
     )
-    centres = layers.mask_centres.new_zeros(num_groups, pairs.max_count, 2)
-    parameters[pairs.groups, pairs.slots] = layers.mask_parameters[pairs.rows, pairs.queries]
-    centres[pairs.groups, pairs.slots] = layers.mask_centres[pairs.rows, pairs.queries]
+    centres = layers.mask_centres.new_zeros(num_slot_rows, pairs.max_count, 2)
+    slot = (pairs.slot_row_index, pairs.slots)
+    parameters[slot] = layers.mask_parameters[pairs.rows, pairs.queries]
+    centres[slot] = layers.mask_centres[pairs.rows, pairs.queries]
     batch_rows = pairs.slot_rows % num_rows
     logits = dynamic_mask_logits(
         frame.mask_features[batch_rows],
@@ -369,8 +372,8 @@ def _pair_masks(
         frame.feature_stride,
         frame.mask_stride,
         frame.coordinate_scale,
-    )  # [num_groups, max_count, h, w]
-    return logits[pairs.groups, pairs.slots]
+    )  # [num_slot_rows, max_count, h, w]
+    return logits[slot]
 
 
 def build_criterion(loss: LossConfig, model: ModelConfig) -> InstanceFormerCriterion:
