@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from instanceformer.core.engine.torch_io import save_torch_atomic
 from instanceformer.core.io import (
     atomic_path,
-    save_torch_atomic,
     write_bytes_atomic,
     write_json_atomic,
     write_text_atomic,

@@ -8,13 +8,14 @@ import pytest
 import torch
 
 from instanceformer.core.config import load_config
-from instanceformer.core.data.class_index import ClassIndex
-from instanceformer.core.data.frames import read_frame
 from instanceformer.core.engine import OnlineEngine, load_run_model
+from instanceformer.core.engine.checkpoints import checkpoint_payload, save_checkpoint
+from instanceformer.core.engine.frames import read_frame
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats import check_results_against, decode_segmentation, load_annotations
+from instanceformer.core.formats.class_index import ClassIndex
 from instanceformer.core.model import build_model
-from instanceformer.core.runs import RunFolder, checkpoint_payload
+from instanceformer.core.runs import RunFolder
 from instanceformer.dataprep.synth import SynthSpec, generate_synthetic_dataset
 
 OVERRIDES = ["infer.min_size=64", "infer.max_size=96", "infer.max_tracks=3"]
@@ -33,7 +34,7 @@ def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         epoch=0,
         config=config,
     )
-    run.save_checkpoint(payload, keep=1)
+    save_checkpoint(run, payload, keep=1)
     return run.root
 
 

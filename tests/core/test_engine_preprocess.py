@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from instanceformer.core.engine import inference_size, masks_at_original_size, prepare_frame
-from instanceformer.core.structures import IMAGENET_MEAN, IMAGENET_STD
+from instanceformer.core.model.batch import IMAGENET_MEAN, IMAGENET_STD
 
 
 @settings(max_examples=200, deadline=None)

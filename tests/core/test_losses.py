@@ -21,9 +21,9 @@ from instanceformer.core.losses.criterion import normalisation_count
 from instanceformer.core.losses.mask_losses import dice_loss, downsample_target_masks, mask_focal_loss
 from instanceformer.core.losses.matcher import matchable_instances, pairwise_generalized_box_iou
 from instanceformer.core.model import build_model
+from instanceformer.core.model.batch import ClipTargets
 from instanceformer.core.model.mask_head import dynamic_mask_logits
 from instanceformer.core.model.outputs import FrameOutputs
-from instanceformer.core.structures import ClipTargets
 
 LOSS = load_config("tiny-cpu").loss
 

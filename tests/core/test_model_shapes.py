@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-import instanceformer.core as core
 from instanceformer.core.config import load_config
-from instanceformer.core.model import FrameOutputs, TrackingState, build_model
+from instanceformer.core.model import FrameOutputs, build_model
 
 # The paper's figure reads about 44 M parameters for the R50 model. Ours adds a class-prior projection
 # (C x d), an instance-embedding head (2 layers, d x d) and counts the memory projection; together
@@ -85,11 +84,6 @@ def test_inputs_not_divisible_by_the_stride_round_up() -> None:
     with torch.no_grad():
         outputs, _ = model.step(torch.randn(1, 3, 70, 100), model.init_state(1))
     assert outputs.masks.shape == (1, 20, 18, 26)  # 2 * ceil(70 / 8), 2 * ceil(100 / 8)
-
-
-def test_the_online_api_is_exported_from_core() -> None:
-    assert core.build_model is build_model
-    assert core.TrackingState is TrackingState
 
 
 def test_a_state_of_another_batch_size_is_refused() -> None:

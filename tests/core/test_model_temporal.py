@@ -10,7 +10,7 @@ import torch
 from instanceformer.core.config import load_config
 from instanceformer.core.losses import build_criterion
 from instanceformer.core.model import build_model
-from instanceformer.core.structures import ClipTargets
+from instanceformer.core.model.batch import ClipTargets
 
 
 def _tiny(*overrides: str):

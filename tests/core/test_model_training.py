@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 
 from instanceformer.core.config import load_config
-from instanceformer.core.io import save_torch_atomic
+from instanceformer.core.engine.torch_io import save_torch_atomic
 from instanceformer.core.losses import build_criterion
 from instanceformer.core.model import build_model
-from instanceformer.core.structures import ClipBatch, ClipTargets
+from instanceformer.core.model.batch import ClipBatch, ClipTargets
 
 NUM_FRAMES, HEIGHT, WIDTH = 3, 64, 96
 

@@ -10,16 +10,16 @@ import pytest
 import torch
 
 from instanceformer.core.config import config_hash, load_config
-from instanceformer.core.errors import FormatError, UserError
-from instanceformer.core.runs import (
+from instanceformer.core.engine.checkpoints import (
     CHECKPOINT_KEYS,
-    RunFolder,
     capture_rng_state,
     checkpoint_payload,
     load_checkpoint,
-    read_metrics,
     restore_rng_state,
+    save_checkpoint,
 )
+from instanceformer.core.errors import FormatError, UserError
+from instanceformer.core.runs import RunFolder, read_metrics
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_non_run_folder_is_never_overwritten(tmp_path, config) -> None:
 def test_checkpoints_rotate_and_last_points_to_newest(tmp_path, config) -> None:
     run = RunFolder.create(tmp_path / "run", config)
     for step in (10, 20, 30, 40):
-        run.save_checkpoint(_payload(config, step), keep=2)
+        save_checkpoint(run, _payload(config, step), keep=2)
     assert [info.step for info in run.checkpoints()] == [30, 40]
     last = load_checkpoint(run.last_checkpoint_path)
     assert last["step"] == 40
@@ -102,7 +102,7 @@ def test_checkpoints_rotate_and_last_points_to_newest(tmp_path, config) -> None:
 
 def test_checkpoint_loads_with_weights_only(tmp_path, config) -> None:
     run = RunFolder.create(tmp_path / "run", config)
-    path = run.save_checkpoint(_payload(config, 5, epoch=1), keep=3)
+    path = save_checkpoint(run, _payload(config, 5, epoch=1), keep=3)
     raw = torch.load(path, weights_only=True)
     assert raw["epoch"] == 1
     assert raw["config"]["model"]["num_classes"] == config.model.num_classes
@@ -111,7 +111,7 @@ def test_checkpoint_loads_with_weights_only(tmp_path, config) -> None:
 def test_incomplete_payload_and_bad_files_are_rejected(tmp_path, config) -> None:
     run = RunFolder.create(tmp_path / "run", config)
     with pytest.raises(ValueError, match="lacks"):
-        run.save_checkpoint({"model": {}}, keep=1)
+        save_checkpoint(run, {"model": {}}, keep=1)
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(FormatError, match="garbage.pt"):

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from instanceformer.core.cli import run_app
-from instanceformer.core.data import read_manifest_entry
+from instanceformer.core.formats.manifest import read_manifest_entry
 from instanceformer.dataprep.check import check_dataset, split_name
 from instanceformer.dataprep.cli import app
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from instanceformer.core.cli import run_app
-from instanceformer.core.data import load_coco_annotations
 from instanceformer.core.formats import CATEGORY_TABLES, COCO_CATEGORIES, COCO_TO_VIDEO
+from instanceformer.core.formats.coco import load_coco_annotations
 from instanceformer.dataprep.cli import app
 
 from .coco_samples import coco_payload

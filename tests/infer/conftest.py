@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from instanceformer.core.config import load_config
+from instanceformer.core.engine.checkpoints import checkpoint_payload, save_checkpoint
 from instanceformer.core.model import build_model
-from instanceformer.core.runs import RunFolder, checkpoint_payload
+from instanceformer.core.runs import RunFolder
 from instanceformer.dataprep.synth import SynthSpec, generate_synthetic_dataset
 
 TINY_SYNTH = SynthSpec(
@@ -23,7 +24,8 @@ def make_tiny_run(root: Path, overrides: tuple[str, ...] = ()) -> Path:
     torch.manual_seed(0)
     model = build_model(config.model)
     run = RunFolder.create(root, config)
-    run.save_checkpoint(
+    save_checkpoint(
+        run,
         checkpoint_payload(
             model=model.state_dict(), optimizer=None, scheduler=None, step=0, epoch=0, config=config
         ),

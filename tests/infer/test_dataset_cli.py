@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from instanceformer.core.cli import run_app
-from instanceformer.core.engine import ANALYSIS_FILES, load_analysis
+from instanceformer.core.engine import load_analysis
 from instanceformer.core.formats import check_results_against, load_annotations, load_results
+from instanceformer.core.formats.analysis_dumps import ANALYSIS_FILES
 from instanceformer.infer.cli import app
 
 

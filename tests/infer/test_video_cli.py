@@ -14,8 +14,9 @@ import torch
 from PIL import Image
 
 from instanceformer.core.cli import run_app
-from instanceformer.core.engine import ANALYSIS_FILES, load_analysis
+from instanceformer.core.engine import load_analysis
 from instanceformer.core.formats import decode_segmentation, load_results
+from instanceformer.core.formats.analysis_dumps import ANALYSIS_FILES
 from instanceformer.infer.cli import app
 
 BIKES_FRAMES = 12

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from instanceformer.core.cli import run_app
-from instanceformer.core.data.dataset_manifest import write_manifest_entry
 from instanceformer.core.errors import FormatError
 from instanceformer.core.formats import encode_mask_uncompressed, parse_annotations
+from instanceformer.core.formats.manifest import write_manifest_entry
 from instanceformer.submit.cli import app
 from instanceformer.submit.ground_truth import load_ground_truth
 from instanceformer.submit.validation import MAX_TRACKS_PER_VIDEO, validate_results

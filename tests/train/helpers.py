@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from instanceformer.core.runs import load_checkpoint
+from instanceformer.core.engine.checkpoints import load_checkpoint
 
 # The tiny preset at the synthetic frames' own size, without worker processes: 12 steps per epoch.
 TINY_OVERRIDES = (

@@ -14,9 +14,10 @@ import torch
 
 from instanceformer.core.cli import run_app
 from instanceformer.core.config import load_config
+from instanceformer.core.engine.checkpoints import checkpoint_payload, load_checkpoint
 from instanceformer.core.errors import UserError
 from instanceformer.core.model import build_model
-from instanceformer.core.runs import RunFolder, checkpoint_payload, load_checkpoint
+from instanceformer.core.runs import RunFolder
 from instanceformer.train.cli import app
 from instanceformer.train.initialisation import initialise_from
 

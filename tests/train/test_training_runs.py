@@ -9,7 +9,8 @@ import torch
 
 from instanceformer.core.cli import run_app
 from instanceformer.core.config import load_config
-from instanceformer.core.runs import RunFolder, load_checkpoint
+from instanceformer.core.engine.checkpoints import load_checkpoint
+from instanceformer.core.runs import RunFolder
 from instanceformer.train.cli import app
 
 from .helpers import final_weights, run_arguments

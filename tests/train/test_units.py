@@ -11,12 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from instanceformer.core.config import load_config
-from instanceformer.core.data import ClipSampler
 from instanceformer.core.errors import ConfigError
 from instanceformer.core.model import build_model
 from instanceformer.core.runs import RunFolder
 from instanceformer.train.accumulation import accumulation_steps, micro_batch_weights
 from instanceformer.train.checkpointing import truncate_metrics
+from instanceformer.train.data.sampler import ClipSampler
 from instanceformer.train.optimizer import build_optimizer
 from instanceformer.train.precision import PrecisionPolicy
 from instanceformer.train.schedule import (

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from instanceformer.core.engine.analysis import ANALYSIS_FORMAT_VERSION as DUMP_FORMAT_VERSION
 from instanceformer.core.errors import FormatError, UserError
+from instanceformer.core.formats.analysis_dumps import ANALYSIS_FORMAT_VERSION as DUMP_FORMAT_VERSION
 
 # Per kind: payload key -> number of dimensions after the row dimension, and the size of the last
 # dimension where it is fixed.

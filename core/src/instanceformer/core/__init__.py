@@ -1,4 +1,15 @@
-"""Core of the InstanceFormer toolkit: configuration, formats, model, losses and the online engine."""
+"""Core of the InstanceFormer toolkit, in two layers.
+
+The torch-free layer (importing it never loads PyTorch): :mod:`~instanceformer.core.config`,
+:mod:`~instanceformer.core.formats` (dataset, results, COCO, manifest, class index, data paths and
+analysis-dump files), :mod:`~instanceformer.core.metrics` (the evaluator), :mod:`~instanceformer.core.runs`
+(run folders), :mod:`~instanceformer.core.io`, :mod:`~instanceformer.core.errors`,
+:mod:`~instanceformer.core.cli` and :mod:`~instanceformer.core.runtime` (what the stage tools share).
+
+The torch layer: :mod:`~instanceformer.core.model` (the model and ``build_model``),
+:mod:`~instanceformer.core.losses` and :mod:`~instanceformer.core.engine` (online inference,
+checkpoints, analysis dumps).
+"""
 
 from importlib import metadata
 
@@ -7,37 +18,12 @@ from instanceformer.core.errors import ConfigError, FormatError, UserError
 
 __version__ = metadata.version("instanceformer-core")
 
-# the model API imports torch; it is loaded on first use so that light commands stay fast
-_MODEL_EXPORTS = {
-    "FrameOutputs": "instanceformer.core.model",
-    "InstanceFormer": "instanceformer.core.model",
-    "TrackingState": "instanceformer.core.model",
-    "build_model": "instanceformer.core.model",
-    "InstanceFormerCriterion": "instanceformer.core.losses",
-    "build_criterion": "instanceformer.core.losses",
-}
-
-
-def __getattr__(name: str):
-    if name in _MODEL_EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_MODEL_EXPORTS[name]), name)
-    raise AttributeError(f"module 'instanceformer.core' has no attribute '{name}'")
-
-
 __all__ = [
     "Config",
     "ConfigError",
     "FormatError",
-    "FrameOutputs",
-    "InstanceFormer",
-    "InstanceFormerCriterion",
-    "TrackingState",
     "UserError",
     "__version__",
-    "build_criterion",
-    "build_model",
     "dump_config",
     "list_presets",
     "load_config",

@@ -1,4 +1,4 @@
-"""The run folder: the file contract between training, inference and analysis (DESIGN.md section 2).
+"""The run folder: the file contract between training, inference and analysis.
 
 ::
 
@@ -9,7 +9,8 @@
         checkpoints/<epoch>-<step>.pt
         checkpoints/last.pt          the newest checkpoint (a hard link or copy of it)
 
-Checkpoints hold only tensors and plain values (``model``, ``optimizer``, ``scheduler``, ``step``,
+Checkpoints (written and read by :mod:`instanceformer.core.engine.checkpoints`) hold only tensors and
+plain values (``model``, ``optimizer``, ``scheduler``, ``step``,
 ``epoch``, ``rng``, ``config``, ``schema_version``) and load with ``torch.load(weights_only=True)``.
 Every file is written atomically, so a crash never leaves a truncated checkpoint, config or manifest.
 """
@@ -20,7 +21,6 @@ import datetime
 import json
 import os
 import platform
-import random
 import re
 import shutil
 import subprocess
@@ -29,16 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from instanceformer.core.config import Config, config_hash, config_to_dict, dump_config, load_config
 from instanceformer.core.errors import FormatError, UserError
-from instanceformer.core.io import atomic_path, save_torch_atomic, write_json_atomic, write_text_atomic
+from instanceformer.core.io import atomic_path, write_json_atomic, write_text_atomic
 from instanceformer.core.versions import TOOLKIT_DISTRIBUTIONS, distribution_version
 
-CHECKPOINT_SCHEMA_VERSION = 1
-CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "step", "epoch", "rng", "config", "schema_version")
 _CHECKPOINT_NAME = re.compile(r"^(\d+)-(\d+)\.pt$")
 # Keys a resumed run may change: training longer is allowed, anything else is a different run.
 RESUMABLE_CHANGES = ("train.max_steps", "train.epochs")
@@ -149,17 +144,13 @@ class RunFolder:
                 found.append(CheckpointInfo(path, epoch=int(match.group(1)), step=int(match.group(2))))
         return sorted(found, key=lambda info: (info.step, info.epoch))
 
-    def save_checkpoint(self, payload: Mapping[str, Any], *, keep: int) -> Path:
-        """Write ``payload`` as ``checkpoints/<epoch>-<step>.pt``, point ``last.pt`` at it, prune old ones.
+    def numbered_checkpoint_path(self, epoch: int, step: int) -> Path:
+        """The numbered checkpoint of ``epoch`` and ``step``: ``checkpoints/<epoch>-<step>.pt``."""
+        return self.checkpoint_dir / f"{int(epoch):04d}-{int(step):09d}.pt"
 
-        ``payload`` must hold :data:`CHECKPOINT_KEYS` (see :func:`checkpoint_payload`). Only the newest
-        ``keep`` numbered checkpoints are kept. Returns the numbered checkpoint's path.
-        """
-        missing = [key for key in CHECKPOINT_KEYS if key not in payload]
-        if missing:
-            raise ValueError(f"checkpoint payload lacks {', '.join(missing)}")
-        path = self.checkpoint_dir / f"{int(payload['epoch']):04d}-{int(payload['step']):09d}.pt"
-        save_torch_atomic(path, dict(payload))
+    def promote_checkpoint(self, path: Path, *, keep: int) -> None:
+        """Point ``last.pt`` at the numbered checkpoint ``path`` (a hard link, else a copy) and delete all
+        but the newest ``keep`` numbered checkpoints."""
         with atomic_path(self.last_checkpoint_path) as temporary:
             temporary.unlink()
             try:
@@ -168,7 +159,6 @@ class RunFolder:
                 shutil.copyfile(path, temporary)
         for stale in self.checkpoints()[:-keep]:
             stale.path.unlink(missing_ok=True)
-        return path
 
     def append_metrics(self, record: Mapping[str, Any]) -> None:
         """Append one JSON object as a line of ``metrics.jsonl`` (a single write, flushed to disk)."""
@@ -203,92 +193,6 @@ def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             raise FormatError(path, f"line {number}", None, "expected a JSON object")
         records.append(record)
     return records
-
-
-def checkpoint_payload(
-    *,
-    model: Mapping[str, torch.Tensor],
-    optimizer: Mapping[str, Any] | None,
-    scheduler: Mapping[str, Any] | None,
-    step: int,
-    epoch: int,
-    config: Config,
-    rng: Mapping[str, Any] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """Assemble a checkpoint dict with every key of :data:`CHECKPOINT_KEYS` (``rng`` captured if absent)."""
-    return {
-        "model": dict(model),
-        "optimizer": dict(optimizer) if optimizer is not None else {},
-        "scheduler": dict(scheduler) if scheduler is not None else {},
-        "step": int(step),
-        "epoch": int(epoch),
-        "rng": dict(rng) if rng is not None else capture_rng_state(),
-        "config": config_to_dict(config),
-        "schema_version": CHECKPOINT_SCHEMA_VERSION,
-        **extra,
-    }
-
-
-def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint safely (``weights_only=True``) and check its keys and schema version."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such checkpoint")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as problem:
-        raise FormatError(path, None, None, f"not a loadable checkpoint ({type(problem).__name__})") from None
-    if not isinstance(payload, dict):
-        raise FormatError(path, None, None, "expected a checkpoint dict")
-    missing = [key for key in CHECKPOINT_KEYS if key not in payload]
-    if missing:
-        raise FormatError(path, None, missing[0], "missing from the checkpoint")
-    if payload["schema_version"] != CHECKPOINT_SCHEMA_VERSION:
-        raise FormatError(
-            path,
-            None,
-            "schema_version",
-            f"expected {CHECKPOINT_SCHEMA_VERSION}, got {payload['schema_version']!r}",
-        )
-    return payload
-
-
-def capture_rng_state() -> dict[str, Any]:
-    """The Python, NumPy and torch (CPU and CUDA) random states as tensors and plain values."""
-    numpy_state = np.random.get_state()
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": {
-            "keys": torch.from_numpy(numpy_state[1].astype(np.int64)),
-            "position": int(numpy_state[2]),
-            "has_gauss": int(numpy_state[3]),
-            "cached_gaussian": float(numpy_state[4]),
-        },
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng_state(state: Mapping[str, Any]) -> None:
-    """Restore random states captured by :func:`capture_rng_state`."""
-    python_state = state["python"]
-    random.setstate((python_state[0], tuple(python_state[1]), python_state[2]))
-    numpy_state = state["numpy"]
-    np.random.set_state(
-        (
-            "MT19937",
-            numpy_state["keys"].numpy().astype(np.uint32),
-            numpy_state["position"],
-            numpy_state["has_gauss"],
-            numpy_state["cached_gaussian"],
-        )
-    )
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def build_manifest(

@@ -1,7 +1,7 @@
 """``ifm-prep check``: validate an annotation file and its frames, and record the result in manifest.json.
 
 The annotation file is validated by :mod:`instanceformer.core.formats` (YouTube-VIS / OVIS) or
-:mod:`instanceformer.core.data.coco_annotations` (COCO); a malformed file stops the check with a
+:mod:`instanceformer.core.formats.coco` (COCO); a malformed file stops the check with a
 FormatError. Then frames are checked against their declared size: all of them (``full``), or the first
 and last frame of every video plus ``sample`` random frames (images for COCO). Frame problems are
 collected; the manifest entry records them.
@@ -17,15 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from instanceformer.core.data import (
-    CocoImageDataset,
-    file_sha256,
-    is_coco_payload,
-    parse_coco_annotations,
-    write_manifest_entry,
-)
 from instanceformer.core.formats import VideoDataset, parse_annotations
+from instanceformer.core.formats.coco import CocoImageDataset, is_coco_payload, parse_coco_annotations
 from instanceformer.core.formats.jsonfile import read_json_file
+from instanceformer.core.formats.manifest import file_sha256, write_manifest_entry
 from instanceformer.dataprep import __version__
 from instanceformer.dataprep.frame_check import FrameProblem, FrameRef, check_frame
 from instanceformer.dataprep.kinds import check_kind_categories, detect_kind

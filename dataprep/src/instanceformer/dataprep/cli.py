@@ -11,10 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from instanceformer.core.cli import create_app, run_app
-from instanceformer.core.config import load_config
-from instanceformer.core.data import load_coco_annotations, write_coco_annotations
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats import load_annotations, write_annotations
+from instanceformer.core.formats.coco import load_coco_annotations, write_coco_annotations
 from instanceformer.core.io import write_json_atomic
 from instanceformer.dataprep import reports
 from instanceformer.dataprep.check import check_dataset, write_check_manifest
@@ -260,33 +259,6 @@ def stats(
     for table in reports.stats_tables(result):
         console.print(table)
     console.print(f"wrote {out / 'stats.json'} and {', '.join(path.name for path in plots)}")
-
-
-@app.command("loader-speed")
-def loader_speed(
-    preset: str = typer.Option("tiny-cpu", "--preset", help="Configuration preset or YAML file."),
-    overrides: list[str] = typer.Option([], "--set", help="Configuration override a.b=c (repeatable)."),
-    workers: list[int] = typer.Option([0, 2], "--workers", help="Worker counts to compare (repeatable)."),
-    batches: int = typer.Option(50, "--batches", help="Timed batches per worker count."),
-    threads: int | None = typer.Option(
-        None, "--threads", help="PyTorch threads of the main process (default: PyTorch's choice)."
-    ),
-) -> None:
-    """Measure the training clip loader's throughput (clips/s) at several worker counts."""
-    from instanceformer.dataprep.loader_speed import measure_loader_speed  # loads PyTorch: only here
-
-    config = load_config(preset, overrides)
-    console = Console()
-    with _progress_bar(console) as bar:
-        task = bar.add_task("worker counts", total=len(workers))
-        results = measure_loader_speed(
-            config,
-            workers,
-            batches,
-            threads=threads,
-            progress=lambda done, total: bar.update(task, completed=done),
-        )
-    console.print(reports.loader_speed_table(results))
 
 
 def main() -> None:

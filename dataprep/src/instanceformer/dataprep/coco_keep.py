@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from instanceformer.core.data import CocoImageDataset
 from instanceformer.core.errors import FormatError, UserError
 from instanceformer.core.formats import CATEGORY_TABLES, COCO_CATEGORIES, COCO_TO_VIDEO
+from instanceformer.core.formats.coco import CocoImageDataset
 
 COCO_KEEP_TARGETS = tuple(COCO_TO_VIDEO)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.table import Table
 
@@ -13,9 +12,6 @@ from instanceformer.dataprep.coco_keep import CocoKeepResult
 from instanceformer.dataprep.import_video import ImportSummary
 from instanceformer.dataprep.split import NO_TRACKS_STRATUM, SplitResult
 from instanceformer.dataprep.stats import DatasetStats
-
-if TYPE_CHECKING:
-    from instanceformer.dataprep.loader_speed import LoaderSpeed
 
 
 def _key_value_table(title: str, rows: list[tuple[str, str]]) -> Table:
@@ -119,20 +115,3 @@ def stats_tables(stats: DatasetStats) -> list[Table]:
             ("tracks light / medium / heavy occlusion", " / ".join(map(str, stats.occlusion_levels.values())))
         )
     return [categories, _key_value_table("Summary", rows)]
-
-
-def loader_speed_table(results: list[LoaderSpeed]) -> Table:
-    """Clips per second per worker count, with the ratio to the first row."""
-    table = Table(title="Training clip loader throughput")
-    for column in ("workers", "clips", "seconds", "clips/s", "ratio"):
-        table.add_column(column, justify="right")
-    baseline = results[0].clips_per_second
-    for row in results:
-        table.add_row(
-            str(row.num_workers),
-            str(row.clips),
-            f"{row.seconds:.2f}",
-            f"{row.clips_per_second:.1f}",
-            f"{row.clips_per_second / baseline:.2f}x",
-        )
-    return table

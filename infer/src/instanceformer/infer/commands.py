@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from instanceformer.core.data.class_index import ClassIndex
 from instanceformer.core.engine import OnlineEngine, load_run_model
+from instanceformer.core.formats.class_index import ClassIndex
 from instanceformer.core.metrics import metrics_table
 from instanceformer.infer.categories import run_categories
 from instanceformer.infer.dataset_run import run_dataset

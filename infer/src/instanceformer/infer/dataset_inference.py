@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from instanceformer.core.data.frames import read_frame
 from instanceformer.core.engine import OnlineEngine, PreparedFrame, VideoResult, VideoStream
+from instanceformer.core.engine.frames import read_frame
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats import Video
 from instanceformer.infer.prefetch import Prefetcher

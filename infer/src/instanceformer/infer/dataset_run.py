@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from instanceformer.core.data.class_index import ClassIndex
 from instanceformer.core.engine import LoadedModel, OnlineEngine, VideoResult, load_run_model
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats import TrackResult, load_annotations
+from instanceformer.core.formats.class_index import ClassIndex
 from instanceformer.infer.dataset_inference import infer_videos
 from instanceformer.infer.distributed import (
     distributed_context,

@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from instanceformer.core.engine import ANALYSIS_FILES, load_analysis, merge_analysis_payloads
+from instanceformer.core.engine import load_analysis, merge_analysis_payloads
+from instanceformer.core.engine.torch_io import save_torch_atomic
 from instanceformer.core.errors import FormatError, UserError
 from instanceformer.core.formats import (
     TrackResult,
@@ -27,8 +28,9 @@ from instanceformer.core.formats import (
     write_results_json,
     write_results_zip,
 )
+from instanceformer.core.formats.analysis_dumps import ANALYSIS_FILES
 from instanceformer.core.formats.jsonfile import parse_json_bytes
-from instanceformer.core.io import save_torch_atomic, write_json_atomic
+from instanceformer.core.io import write_json_atomic
 from instanceformer.core.metrics import evaluate_results
 from instanceformer.infer.outputs import METRICS_JSON, RESULTS_JSON, RESULTS_ZIP, has_ground_truth
 

@@ -3,7 +3,7 @@
 ``--gt`` takes either a YouTube-VIS / OVIS annotation JSON (the valid/test files without annotations
 work: only the videos and categories are needed) or the ``manifest.json`` that ``ifm-prep check``
 writes beside annotation files (``{"format_version", "files": {file name: entry}}``, see
-:mod:`instanceformer.core.data.dataset_manifest`). From a manifest the annotation file is: its only
+:mod:`instanceformer.core.formats.manifest`). From a manifest the annotation file is: its only
 entry, or else its only entry without ground truth (the split the servers evaluate). When the entry
 records the file's ``sha256`` and the file has changed since, a warning says so.
 """
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from instanceformer.core.data.dataset_manifest import file_sha256
 from instanceformer.core.errors import FormatError
 from instanceformer.core.formats import VideoDataset, parse_annotations
 from instanceformer.core.formats.jsonfile import read_json_file
+from instanceformer.core.formats.manifest import file_sha256
 
 
 @dataclass(frozen=True)

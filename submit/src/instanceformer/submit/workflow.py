@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from instanceformer.core.data.dataset_manifest import file_sha256
 from instanceformer.core.errors import FormatError, UserError
 from instanceformer.core.formats import load_results
+from instanceformer.core.formats.manifest import file_sha256
 from instanceformer.submit.codalab import CodaLabClient, PhaseInfo, SubmissionState
 from instanceformer.submit.competitions import Competition
 from instanceformer.submit.credentials import Credentials

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from instanceformer.core.engine.checkpoints import load_checkpoint
 from instanceformer.core.errors import FormatError, UserError
 from instanceformer.core.io import write_text_atomic
-from instanceformer.core.runs import RunFolder, load_checkpoint
+from instanceformer.core.runs import RunFolder
 
 TEMPORARY_SUFFIX = ".tmp"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from instanceformer.core.cli import create_app, run_app
 from instanceformer.core.config import Config, load_config
@@ -210,6 +211,39 @@ def pretrain_command(
             progress=progress,
         )
     )
+
+
+@app.command("loader-speed")
+def loader_speed_command(
+    preset: str = typer.Option("tiny-cpu", "--preset", help="Configuration preset or YAML file."),
+    overrides: list[str] = SET_OPTION,
+    workers: list[int] = typer.Option([0, 2], "--workers", help="Worker counts to compare (repeatable)."),
+    batches: int = typer.Option(50, "--batches", help="Timed batches per worker count."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="PyTorch threads of the main process (default: PyTorch's choice)."
+    ),
+) -> None:
+    """Measure the training clip loader's throughput (clips/s) at several worker counts."""
+    from instanceformer.train.loader_speed import loader_speed_table, measure_loader_speed
+
+    config = load_config(preset, list(overrides))
+    console = Console()
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("worker counts", total=len(workers))
+        results = measure_loader_speed(
+            config,
+            workers,
+            batches,
+            threads=threads,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    console.print(loader_speed_table(results))
 
 
 def main() -> None:

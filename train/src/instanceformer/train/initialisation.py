@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from instanceformer.core.engine.checkpoints import load_checkpoint
 from instanceformer.core.errors import UserError
-from instanceformer.core.runs import RunFolder, load_checkpoint
+from instanceformer.core.runs import RunFolder
 
 CLASS_DEPENDENT_PREFIXES = ("class_heads.", "class_prior.", "memory.projection.")
 

@@ -21,24 +21,21 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from instanceformer.core.config import Config
-from instanceformer.core.data import (
-    build_train_dataset,
-    build_train_loader,
-    manifest_path,
-    resolve_data_paths,
-)
-from instanceformer.core.errors import UserError
-from instanceformer.core.losses import build_criterion
-from instanceformer.core.losses.criterion import normalisation_count
-from instanceformer.core.model import build_model
-from instanceformer.core.runs import (
-    RunFolder,
+from instanceformer.core.engine.checkpoints import (
     capture_rng_state,
     checkpoint_payload,
     load_checkpoint,
     restore_rng_state,
+    save_checkpoint,
 )
-from instanceformer.core.structures import ClipBatch
+from instanceformer.core.errors import UserError
+from instanceformer.core.formats.data_paths import resolve_data_paths
+from instanceformer.core.formats.manifest import manifest_path
+from instanceformer.core.losses import build_criterion
+from instanceformer.core.losses.criterion import normalisation_count
+from instanceformer.core.model import build_model
+from instanceformer.core.model.batch import ClipBatch
+from instanceformer.core.runs import RunFolder
 from instanceformer.train import distributed
 from instanceformer.train.accumulation import accumulation_steps, micro_batch_weights
 from instanceformer.train.checkpointing import (
@@ -48,6 +45,7 @@ from instanceformer.train.checkpointing import (
     remove_partial_writes,
     truncate_metrics,
 )
+from instanceformer.train.data.loader import build_train_dataset, build_train_loader
 from instanceformer.train.initialisation import InitReport, initialise_from
 from instanceformer.train.optimizer import build_optimizer
 from instanceformer.train.precision import PrecisionPolicy, resolve_device
@@ -233,7 +231,7 @@ class Trainer:
                 rng_per_rank=states,
                 world_size=self.info.world_size,
             )
-            self.run.save_checkpoint(payload, keep=self.config.train.keep_checkpoints)
+            save_checkpoint(self.run, payload, keep=self.config.train.keep_checkpoints)
         self.last_saved_step = self.state.step
         distributed.barrier()
 

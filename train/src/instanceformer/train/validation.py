@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from torch import nn
 
 from instanceformer.core.config import Config
-from instanceformer.core.data import ClassIndex, read_frame, resolve_data_paths
 from instanceformer.core.engine import OnlineEngine
+from instanceformer.core.engine.frames import read_frame
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats import load_annotations
+from instanceformer.core.formats.class_index import ClassIndex
+from instanceformer.core.formats.data_paths import resolve_data_paths
 from instanceformer.core.metrics import evaluate_results, prepare_ground_truth
 
 

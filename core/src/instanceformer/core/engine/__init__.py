@@ -10,8 +10,6 @@ The training stage validates with the same engine.
 """
 
 from instanceformer.core.engine.analysis import (
-    ANALYSIS_FILES,
-    ANALYSIS_FORMAT_VERSION,
     AnalysisBuffer,
     FrameAnalysis,
     VideoAnalysis,
@@ -32,8 +30,6 @@ from instanceformer.core.engine.preprocess import PreparedFrame, inference_size,
 from instanceformer.core.engine.statistics import QueryStatistics, frame_candidates
 
 __all__ = [
-    "ANALYSIS_FILES",
-    "ANALYSIS_FORMAT_VERSION",
     "AnalysisBuffer",
     "FrameAnalysis",
     "FrameReport",

@@ -23,30 +23,15 @@ from pathlib import Path
 
 import torch
 
+from instanceformer.core.engine.torch_io import save_torch_atomic
 from instanceformer.core.errors import FormatError
-from instanceformer.core.io import save_torch_atomic
-
-ANALYSIS_FORMAT_VERSION = 1
-ANALYSIS_FILES = {
-    "embeddings": "embeddings.pt",
-    "reference_points": "reference_points.pt",
-    "sampling_locations": "sampling_locations.pt",
-}
-ROW_COLUMNS = (
-    "video_ids",
-    "track_ids",
-    "frame_indices",
-    "category_ids",
-    "scores",
-    "frame_scores",
-    "valid_ratios",
+from instanceformer.core.formats.analysis_dumps import (
+    ANALYSIS_FILES,
+    ANALYSIS_FORMAT_VERSION,
+    PAYLOAD_COLUMNS,
+    ROW_COLUMNS,
+    TENSOR_COLUMNS,
 )
-_PAYLOAD_COLUMNS = {
-    "embeddings": ("embeddings",),
-    "reference_points": ("reference_points",),
-    "sampling_locations": ("sampling_locations", "attention_weights"),
-}
-TENSOR_COLUMNS = ("embeddings", "reference_points", "sampling_locations", "attention_weights")
 
 
 @dataclass(frozen=True)
@@ -202,7 +187,7 @@ def analysis_payloads(videos: Sequence[VideoAnalysis], track_offsets: Sequence[i
             columns[name].append(getattr(video, name))
     merged = {name: _concatenate(parts) for name, parts in columns.items()}
     payloads = {}
-    for kind, names in _PAYLOAD_COLUMNS.items():
+    for kind, names in PAYLOAD_COLUMNS.items():
         payload: dict = {"format_version": ANALYSIS_FORMAT_VERSION, "kind": kind}
         payload.update({name: merged[name] for name in ROW_COLUMNS})
         payload.update({name: merged[name] for name in names})
@@ -229,7 +214,7 @@ def merge_analysis_payloads(payloads: Sequence[dict], track_id_maps: Sequence[to
         One payload with the rows ordered by merged track id, then frame index.
     """
     kind = payloads[0]["kind"]
-    names = (*ROW_COLUMNS, *_PAYLOAD_COLUMNS[kind])
+    names = (*ROW_COLUMNS, *PAYLOAD_COLUMNS[kind])
     columns: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     for payload, track_id_map in zip(payloads, track_id_maps, strict=True):
         for name in names:
@@ -268,10 +253,10 @@ def load_analysis(path: str | Path) -> dict:
     if not isinstance(payload, dict) or payload.get("format_version") != ANALYSIS_FORMAT_VERSION:
         raise FormatError(path, None, "format_version", f"expected {ANALYSIS_FORMAT_VERSION}")
     kind = payload.get("kind")
-    if kind not in _PAYLOAD_COLUMNS:
-        raise FormatError(path, None, "kind", f"expected one of {', '.join(_PAYLOAD_COLUMNS)}")
+    if kind not in PAYLOAD_COLUMNS:
+        raise FormatError(path, None, "kind", f"expected one of {', '.join(PAYLOAD_COLUMNS)}")
     num_rows = int(payload["video_ids"].shape[0])
-    for name in (*ROW_COLUMNS, *_PAYLOAD_COLUMNS[kind]):
+    for name in (*ROW_COLUMNS, *PAYLOAD_COLUMNS[kind]):
         value = payload.get(name)
         if not isinstance(value, torch.Tensor) or int(value.shape[0]) != num_rows:
             raise FormatError(path, None, name, f"expected a tensor with {num_rows} rows")

@@ -8,9 +8,10 @@ from pathlib import Path
 import torch
 
 from instanceformer.core.config import Config
+from instanceformer.core.engine.checkpoints import load_checkpoint
 from instanceformer.core.errors import FormatError, UserError
 from instanceformer.core.model import InstanceFormer, build_model
-from instanceformer.core.runs import RunFolder, load_checkpoint
+from instanceformer.core.runs import RunFolder
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from instanceformer.core.structures import IMAGENET_MEAN, IMAGENET_STD
+from instanceformer.core.model.batch import IMAGENET_MEAN, IMAGENET_STD
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from instanceformer.core.io.atomic import (
     atomic_path,
-    save_torch_atomic,
     write_bytes_atomic,
     write_json_atomic,
     write_text_atomic,
@@ -11,7 +10,6 @@ from instanceformer.core.io.atomic import (
 
 __all__ = [
     "atomic_path",
-    "save_torch_atomic",
     "write_bytes_atomic",
     "write_json_atomic",
     "write_text_atomic",

@@ -106,12 +106,3 @@ def write_zip_atomic(destination: str | os.PathLike[str], members: Mapping[str, 
             info.create_system = 3
             archive.writestr(info, data)
     return Path(destination)
-
-
-def save_torch_atomic(destination: str | os.PathLike[str], payload: Any) -> Path:
-    """``torch.save`` ``payload`` to ``destination`` atomically (checkpoints, analysis dumps)."""
-    import torch
-
-    with atomic_path(destination) as temporary:
-        torch.save(payload, temporary)
-    return Path(destination)

@@ -31,9 +31,9 @@ from instanceformer.core.losses.mask_losses import (
     mask_focal_loss_per_instance,
 )
 from instanceformer.core.losses.matcher import ClipMatch, ClipMatcher, matchable_instances
+from instanceformer.core.model.batch import ClipTargets
 from instanceformer.core.model.mask_head import dynamic_mask_logits
 from instanceformer.core.model.outputs import FrameOutputs
-from instanceformer.core.structures import ClipTargets
 
 TERMS = ("class", "box_l1", "box_giou", "mask_focal", "mask_dice")
 

@@ -16,7 +16,7 @@ from scipy.optimize import linear_sum_assignment
 from torchvision.ops import box_convert
 
 from instanceformer.core.config.schema import LossConfig
-from instanceformer.core.structures import ClipTargets
+from instanceformer.core.model.batch import ClipTargets
 
 _EPSILON = 1e-8
 

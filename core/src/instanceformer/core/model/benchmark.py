@@ -27,7 +27,7 @@ from instanceformer.core.config import list_presets, load_config
 from instanceformer.core.errors import UserError
 from instanceformer.core.losses import build_criterion
 from instanceformer.core.model import build_model
-from instanceformer.core.structures import IMAGENET_MEAN, IMAGENET_STD, ClipBatch, ClipTargets
+from instanceformer.core.model.batch import IMAGENET_MEAN, IMAGENET_STD, ClipBatch, ClipTargets
 
 app = typer.Typer(add_completion=False, help=__doc__)
 console = Console()

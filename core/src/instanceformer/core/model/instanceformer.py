@@ -16,6 +16,7 @@ from torch import nn
 
 from instanceformer.core.config.schema import ModelConfig
 from instanceformer.core.model.backbone import Backbone
+from instanceformer.core.model.batch import ClipBatch
 from instanceformer.core.model.decoder import DecoderLayerOutput, DeformableDecoder, DeformableDecoderLayer
 from instanceformer.core.model.deformable_attention import MultiScaleDeformableAttention
 from instanceformer.core.model.encoder import DeformableEncoder, DeformableEncoderLayer
@@ -25,7 +26,6 @@ from instanceformer.core.model.memory import InstanceMemory, MemoryReadout, sele
 from instanceformer.core.model.multiscale import InputProjections, valid_ratios
 from instanceformer.core.model.outputs import AnalysisOutputs, FrameOutputs, LayerOutputs
 from instanceformer.core.model.state import TrackingState
-from instanceformer.core.structures import ClipBatch
 
 CLASS_PRIOR_PROBABILITY = 0.01
 LINEAR_PROJECTION_NAMES = ("sampling_offsets", "reference_points")

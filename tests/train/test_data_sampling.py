@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from instanceformer.core.data import ClipSampler, SampleRandom, sample_clip_frames
-from instanceformer.core.data.randomness import VIDEO_STREAM, stream_seed
+from instanceformer.train.data.clip_sampling import sample_clip_frames
+from instanceformer.train.data.randomness import VIDEO_STREAM, SampleRandom, stream_seed
+from instanceformer.train.data.sampler import ClipSampler
 
 
 def test_stream_seed_is_a_hash_of_its_parts() -> None:

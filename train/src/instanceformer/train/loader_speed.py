@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
+from rich.table import Table
 
 from instanceformer.core.config import Config
-from instanceformer.core.data import EpochClipDataset, TrainLoader, build_train_dataset, build_train_loader
 from instanceformer.core.errors import UserError
-from instanceformer.core.structures import ClipBatch
+from instanceformer.core.model.batch import ClipBatch
+from instanceformer.train.data.clip_dataset import EpochClipDataset
+from instanceformer.train.data.loader import TrainLoader, build_train_dataset, build_train_loader
 
 
 @dataclass(frozen=True)
@@ -92,3 +94,20 @@ def _measure(
         if progress is not None:
             progress(done, len(workers))
     return results
+
+
+def loader_speed_table(results: list[LoaderSpeed]) -> Table:
+    """Clips per second per worker count, with the ratio to the first row."""
+    table = Table(title="Training clip loader throughput")
+    for column in ("workers", "clips", "seconds", "clips/s", "ratio"):
+        table.add_column(column, justify="right")
+    baseline = results[0].clips_per_second
+    for row in results:
+        table.add_row(
+            str(row.num_workers),
+            str(row.clips),
+            f"{row.seconds:.2f}",
+            f"{row.clips_per_second:.1f}",
+            f"{row.clips_per_second / baseline:.2f}x",
+        )
+    return table

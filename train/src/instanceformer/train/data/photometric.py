@@ -8,7 +8,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as F
 
-from instanceformer.core.data.randomness import SampleRandom
+from instanceformer.train.data.randomness import SampleRandom
 
 BRIGHTNESS_RANGE = (0.875, 1.125)
 CONTRAST_RANGE = (0.5, 1.5)

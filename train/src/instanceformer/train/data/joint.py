@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from instanceformer.core.data.clip_dataset import EpochClipDataset
-from instanceformer.core.data.randomness import JOINT_STREAM, SampleRandom
-from instanceformer.core.data.sample import ClipSample
+from instanceformer.train.data.clip_dataset import EpochClipDataset
+from instanceformer.train.data.randomness import JOINT_STREAM, SampleRandom
+from instanceformer.train.data.sample import ClipSample
 
 
 class JointClipDataset(EpochClipDataset):

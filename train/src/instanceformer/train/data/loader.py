@@ -13,19 +13,19 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 
 from instanceformer.core.config import Config
-from instanceformer.core.data.augment import ClipAugmentation
-from instanceformer.core.data.class_index import ClassIndex
-from instanceformer.core.data.clip_dataset import EpochClipDataset
-from instanceformer.core.data.coco_annotations import CocoImageDataset, load_coco_annotations
-from instanceformer.core.data.coco_clips import CocoPseudoVideoDataset
-from instanceformer.core.data.collate import ClipCollator
-from instanceformer.core.data.joint import JointClipDataset
-from instanceformer.core.data.paths import DataPaths, resolve_data_paths
-from instanceformer.core.data.sampler import ClipSampler
-from instanceformer.core.data.video_clips import VideoClipDataset
 from instanceformer.core.errors import ConfigError, FormatError, UserError
 from instanceformer.core.formats import COCO_CATEGORIES, COCO_TO_VIDEO, load_annotations
-from instanceformer.core.structures import ClipBatch
+from instanceformer.core.formats.class_index import ClassIndex
+from instanceformer.core.formats.coco import CocoImageDataset, load_coco_annotations
+from instanceformer.core.formats.data_paths import DataPaths, resolve_data_paths
+from instanceformer.core.model.batch import ClipBatch
+from instanceformer.train.data.augment import ClipAugmentation
+from instanceformer.train.data.clip_dataset import EpochClipDataset
+from instanceformer.train.data.coco_clips import CocoPseudoVideoDataset
+from instanceformer.train.data.collate import ClipCollator
+from instanceformer.train.data.joint import JointClipDataset
+from instanceformer.train.data.sampler import ClipSampler
+from instanceformer.train.data.video_clips import VideoClipDataset
 
 
 def _require_file(path: Path, key: str) -> Path:

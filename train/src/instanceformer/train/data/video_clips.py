@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from instanceformer.core.data.augment import ClipAugmentation
-from instanceformer.core.data.class_index import ClassIndex
-from instanceformer.core.data.clip_dataset import EpochClipDataset
-from instanceformer.core.data.clip_sampling import sample_clip_frames
-from instanceformer.core.data.frames import read_frame
-from instanceformer.core.data.randomness import VIDEO_STREAM, SampleRandom
-from instanceformer.core.data.sample import ClipSample, targets_from_masks
+from instanceformer.core.engine.frames import read_frame
 from instanceformer.core.errors import FormatError
 from instanceformer.core.formats import Video, VideoDataset, decode_segmentation, to_compressed
+from instanceformer.core.formats.class_index import ClassIndex
+from instanceformer.train.data.augment import ClipAugmentation
+from instanceformer.train.data.clip_dataset import EpochClipDataset
+from instanceformer.train.data.clip_sampling import sample_clip_frames
+from instanceformer.train.data.randomness import VIDEO_STREAM, SampleRandom
+from instanceformer.train.data.sample import ClipSample, targets_from_masks
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class VideoClipDataset(EpochClipDataset):
     """Clips of ``num_frames`` frames around every frame of every video (one sample per frame).
 
     Sample ``index`` anchors on one frame of one video (videos in file order, frames in order); the
-    clip's frames follow :func:`~instanceformer.core.data.clip_sampling.sample_clip_frames`, then the
+    clip's frames follow :func:`~instanceformer.train.data.clip_sampling.sample_clip_frames`, then the
     clip is augmented and its targets keep the instances visible in at least one frame.
 
     Args:

@@ -1,4 +1,4 @@
-"""Collation of clips into a :class:`~instanceformer.core.structures.ClipBatch`."""
+"""Collation of clips into a :class:`~instanceformer.core.model.batch.ClipBatch`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import torch
 
-from instanceformer.core.data.sample import ClipSample
-from instanceformer.core.structures import IMAGENET_MEAN, IMAGENET_STD, ClipBatch
+from instanceformer.core.model.batch import IMAGENET_MEAN, IMAGENET_STD, ClipBatch
+from instanceformer.train.data.sample import ClipSample
 
 
 def padded_size(height: int, width: int, size_divisibility: int) -> tuple[int, int]:

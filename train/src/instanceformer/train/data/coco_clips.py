@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from instanceformer.core.data.augment import ClipAugmentation
-from instanceformer.core.data.class_index import ClassIndex
-from instanceformer.core.data.clip_dataset import EpochClipDataset
-from instanceformer.core.data.coco_annotations import CocoImageDataset
-from instanceformer.core.data.frames import read_frame
-from instanceformer.core.data.pseudo_video import pseudo_frame
-from instanceformer.core.data.randomness import COCO_STREAM, SampleRandom
-from instanceformer.core.data.sample import ClipSample, targets_from_masks
+from instanceformer.core.engine.frames import read_frame
 from instanceformer.core.formats import decode_segmentation, to_compressed
+from instanceformer.core.formats.class_index import ClassIndex
+from instanceformer.core.formats.coco import CocoImageDataset
+from instanceformer.train.data.augment import ClipAugmentation
+from instanceformer.train.data.clip_dataset import EpochClipDataset
+from instanceformer.train.data.pseudo_video import pseudo_frame
+from instanceformer.train.data.randomness import COCO_STREAM, SampleRandom
+from instanceformer.train.data.sample import ClipSample, targets_from_masks
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class CocoPseudoVideoDataset(EpochClipDataset):
     """One pseudo-video clip per COCO image with 1..``max_instances`` (non-crowd) kept objects.
 
     The clip holds the image and ``num_frames - 1`` random variants of it
-    (:func:`~instanceformer.core.data.pseudo_video.pseudo_frame`) in shuffled order;
+    (:func:`~instanceformer.train.data.pseudo_video.pseudo_frame`) in shuffled order;
     ``frame_indices`` tells which is which (0 is the unchanged image). The whole clip is then augmented
     like a video clip.
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from torch.utils.data import Sampler
 
-from instanceformer.core.data.randomness import SAMPLER_STREAM, SampleRandom
+from instanceformer.train.data.randomness import SAMPLER_STREAM, SampleRandom
 
 
 class ClipSampler(Sampler[tuple[int, int]]):

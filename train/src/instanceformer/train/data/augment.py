@@ -25,8 +25,8 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as F
 
 from instanceformer.core.config import DataConfig
-from instanceformer.core.data.photometric import distort_photometric
-from instanceformer.core.data.randomness import SampleRandom
+from instanceformer.train.data.photometric import distort_photometric
+from instanceformer.train.data.randomness import SampleRandom
 
 CROP_ATTEMPTS = 10
 

@@ -14,8 +14,8 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as F
 
-from instanceformer.core.data.photometric import distort_photometric
-from instanceformer.core.data.randomness import SampleRandom
+from instanceformer.train.data.photometric import distort_photometric
+from instanceformer.train.data.randomness import SampleRandom
 
 ROTATION_DEGREES = 15.0
 TRANSLATION_FRACTION = 0.1

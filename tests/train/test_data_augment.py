@@ -10,17 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from instanceformer.core.data import (
-    ClipAugmentation,
-    SampleRandom,
-    mask_boxes_xyxy,
-    pseudo_frame,
-    resized_size,
-    targets_from_masks,
-)
-from instanceformer.core.data.photometric import rotate_hue
-from instanceformer.core.data.pseudo_video import motion_blur, motion_blur_kernel
-from instanceformer.core.data.randomness import COCO_STREAM, VIDEO_STREAM
+from instanceformer.train.data.augment import ClipAugmentation, resized_size
+from instanceformer.train.data.boxes import mask_boxes_xyxy
+from instanceformer.train.data.photometric import rotate_hue
+from instanceformer.train.data.pseudo_video import motion_blur, motion_blur_kernel, pseudo_frame
+from instanceformer.train.data.randomness import COCO_STREAM, VIDEO_STREAM, SampleRandom
+from instanceformer.train.data.sample import targets_from_masks
 
 BACKGROUND = (128, 128, 128)
 COLOURS = ((230, 20, 20), (20, 230, 20), (20, 20, 230), (230, 230, 20))

@@ -7,7 +7,7 @@ then random frames from the rest of the video while more are needed. The result 
 
 from __future__ import annotations
 
-from instanceformer.core.data.randomness import SampleRandom
+from instanceformer.train.data.randomness import SampleRandom
 
 
 def sample_clip_frames(

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from instanceformer.core.data.boxes import mask_boxes_xyxy, xyxy_to_normalized_cxcywh
-from instanceformer.core.structures import ClipTargets
+from instanceformer.core.model.batch import ClipTargets
+from instanceformer.train.data.boxes import mask_boxes_xyxy, xyxy_to_normalized_cxcywh
 
 
 @dataclass(frozen=True)

@@ -13,23 +13,6 @@ from PIL import Image
 
 from instanceformer.core import load_config
 from instanceformer.core.config import Config
-from instanceformer.core.data import (
-    ClassIndex,
-    ClipAugmentation,
-    ClipSample,
-    CocoPseudoVideoDataset,
-    JointClipDataset,
-    VideoClipDataset,
-    build_train_dataset,
-    build_train_loader,
-    collate_clips,
-    load_coco_annotations,
-    parse_coco_annotations,
-    read_manifest_entry,
-    resolve_data_paths,
-    write_manifest_entry,
-)
-from instanceformer.core.data.loader import _coco_category_map
 from instanceformer.core.errors import ConfigError, FormatError, UserError
 from instanceformer.core.formats import (
     COCO_CATEGORIES,
@@ -38,7 +21,18 @@ from instanceformer.core.formats import (
     decode_segmentation,
     load_annotations,
 )
-from instanceformer.core.structures import IMAGENET_MEAN, IMAGENET_STD, ClipTargets
+from instanceformer.core.formats.class_index import ClassIndex
+from instanceformer.core.formats.coco import load_coco_annotations, parse_coco_annotations
+from instanceformer.core.formats.data_paths import resolve_data_paths
+from instanceformer.core.formats.manifest import read_manifest_entry, write_manifest_entry
+from instanceformer.core.model.batch import IMAGENET_MEAN, IMAGENET_STD, ClipTargets
+from instanceformer.train.data.augment import ClipAugmentation
+from instanceformer.train.data.coco_clips import CocoPseudoVideoDataset
+from instanceformer.train.data.collate import collate_clips
+from instanceformer.train.data.joint import JointClipDataset
+from instanceformer.train.data.loader import _coco_category_map, build_train_dataset, build_train_loader
+from instanceformer.train.data.sample import ClipSample
+from instanceformer.train.data.video_clips import VideoClipDataset
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 

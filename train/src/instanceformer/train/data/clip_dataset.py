@@ -6,14 +6,14 @@ from abc import ABC, abstractmethod
 
 from torch.utils.data import Dataset
 
-from instanceformer.core.data.sample import ClipSample
+from instanceformer.train.data.sample import ClipSample
 
 
 class EpochClipDataset(Dataset[ClipSample], ABC):
     """A map-style dataset whose samples depend only on ``(seed, epoch, index)``.
 
     ``dataset[index]`` gives the sample of the epoch set with :meth:`set_epoch`; ``dataset[(epoch,
-    index)]`` names the epoch explicitly (what :class:`~instanceformer.core.data.sampler.ClipSampler`
+    index)]`` names the epoch explicitly (what :class:`~instanceformer.train.data.sampler.ClipSampler`
     yields, so that persistent DataLoader workers need no epoch update).
     """
 
