@@ -1,10 +1,10 @@
 """The typed configuration of the toolkit.
 
-Every field has the published InstanceFormer R50 value for YouTube-VIS as its default (DESIGN.md sections
-3-5); presets (``presets/*.yaml``) list only what differs. All dataclasses are frozen: a configuration is
-resolved once (preset + overrides) and then passed around read-only. ``__post_init__`` checks the
-constraints that involve a single section; :func:`instanceformer.core.config.load_config` adds the
-cross-section checks.
+Every field has the published InstanceFormer R50 value for YouTube-VIS as its default (the paper and
+the published code's configs); presets (``presets/*.yaml``) list only what differs. All dataclasses are
+frozen: a configuration is resolved once (preset + overrides) and then passed around read-only.
+``__post_init__`` checks the constraints that involve a single section;
+:func:`instanceformer.core.config.load_config` adds the cross-section checks.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Geometric and photometric augmentation of a training clip (DESIGN.md section 4).
+"""Geometric and photometric augmentation of a training clip; the published recipe.
 
 All frames of a clip share the geometric transform (one flip decision, one size, one crop), so the
 clip keeps one image size and objects move as they did in the video. The steps, in order:

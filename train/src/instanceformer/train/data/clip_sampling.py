@@ -1,4 +1,4 @@
-"""Which frames of a video make a training clip (DESIGN.md section 4).
+"""Which frames of a video make a training clip, as the published recipe samples them.
 
 A clip is built around an anchor frame: one frame 1..``frame_range`` before it and one
 1..``frame_range`` after it, both clamped to the video (so a clip near either end may repeat a frame),

@@ -1,4 +1,4 @@
-"""Pseudo-videos from still images: the extra frames of a COCO "clip" (DESIGN.md section 4).
+"""Pseudo-videos from still images: the extra frames of a COCO "clip".
 
 Each extra frame is a variant of the image: a random affine warp (always), then with probability 0.5
 each a perspective warp, a motion blur and a photometric change. Geometric warps move the image and
