@@ -21,6 +21,13 @@ from instanceformer.core.config import (
 from instanceformer.core.errors import ConfigError
 
 REQUIRED_PRESETS = {"r50-coco-pretrain", "r50-ytvis19", "r50-ytvis21", "r50-ovis", "tiny-cpu"}
+R50_PRESETS = sorted(preset for preset in REQUIRED_PRESETS if preset.startswith("r50-"))
+# the R50 presets freeze a pretrained backbone and name no weights file: the user passes one
+R50_WEIGHTS = "model.backbone.weights=/weights/resnet50-0676ba61.pth"
+
+
+def _preset_overrides(preset: str) -> list[str]:
+    return [R50_WEIGHTS] if preset in R50_PRESETS else []
 
 
 def test_required_presets_are_shipped() -> None:
@@ -29,7 +36,7 @@ def test_required_presets_are_shipped() -> None:
 
 @pytest.mark.parametrize("preset", sorted(REQUIRED_PRESETS))
 def test_every_preset_round_trips_through_yaml(preset: str, tmp_path) -> None:
-    config = load_config(preset)
+    config = load_config(preset, _preset_overrides(preset))
     assert config.preset == preset
     path = tmp_path / "config.yaml"
     path.write_text(dump_config(config))
@@ -40,7 +47,7 @@ def test_every_preset_round_trips_through_yaml(preset: str, tmp_path) -> None:
 
 
 def test_published_values_are_the_defaults() -> None:
-    config = load_config("r50-ytvis21")
+    config = load_config("r50-ytvis21", [R50_WEIGHTS])
     transformer = config.model.transformer
     assert (transformer.d_model, transformer.num_heads, transformer.num_feature_levels) == (256, 8, 4)
     assert (transformer.num_encoder_layers, transformer.num_decoder_layers) == (6, 6)
@@ -54,10 +61,12 @@ def test_published_values_are_the_defaults() -> None:
     assert config.train.epochs == 16
     assert config.data.num_frames == 4
     assert config.infer.min_size == 360
+    backbone = config.model.backbone
+    assert (backbone.name, backbone.frozen_batchnorm, backbone.frozen_stages) == ("resnet50", True, 1)
 
 
 def test_ovis_preset_differs_where_the_recipe_does() -> None:
-    config = load_config("r50-ovis")
+    config = load_config("r50-ovis", [R50_WEIGHTS])
     assert config.model.num_classes == 25
     assert config.data.dataset == "ovis"
     assert config.data.num_frames == 3
@@ -111,10 +120,43 @@ def test_string_override_keeps_text_verbatim() -> None:
 )
 def test_bad_overrides_fail_with_the_key(override: str, fragment: str) -> None:
     with pytest.raises(ConfigError, match=None) as failure:
-        load_config("r50-ytvis21", [override])
+        load_config("r50-ytvis21", [R50_WEIGHTS, override])
     message = str(failure.value)
     assert fragment in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("preset", R50_PRESETS)
+def test_r50_presets_ask_for_the_backbone_weights(preset: str) -> None:
+    with pytest.raises(ConfigError) as failure:
+        load_config(preset)
+    message = str(failure.value)
+    assert "config key 'model.backbone.weights': expected a file of pretrained backbone weights" in message
+    assert "model.backbone.frozen_stages is 1 and model.backbone.frozen_batchnorm is true" in message
+    assert "\n" not in message
+    assert load_config(preset, [R50_WEIGHTS]).model.backbone.weights == "/weights/resnet50-0676ba61.pth"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        (["model.backbone.frozen_stages=2"], "model.backbone.frozen_stages is 2,"),
+        (["model.backbone.frozen_batchnorm=true"], "while model.backbone.frozen_batchnorm is true,"),
+    ],
+)
+def test_frozen_backbone_layers_need_weights(overrides: list[str], named: str) -> None:
+    with pytest.raises(ConfigError, match="config key 'model.backbone.weights'") as failure:
+        load_config(None, overrides)
+    assert named in str(failure.value)
+    assert load_config(None, [*overrides, R50_WEIGHTS]).model.backbone.weights is not None
+
+
+def test_a_backbone_trained_from_scratch_needs_no_weights() -> None:
+    backbone = load_config(None).model.backbone
+    assert (backbone.weights, backbone.frozen_stages, backbone.frozen_batchnorm) == (None, 0, False)
+    assert load_config("tiny-cpu").model.backbone.weights is None
+    unfrozen = ["model.backbone.frozen_stages=0", "model.backbone.frozen_batchnorm=false"]
+    assert load_config("r50-ytvis21", unfrozen).model.backbone.weights is None
 
 
 def test_unknown_key_lists_the_valid_keys() -> None:

@@ -15,10 +15,19 @@ from hypothesis import strategies as st
 from torchvision.ops import box_convert, generalized_box_iou, generalized_box_iou_loss, sigmoid_focal_loss
 
 from instanceformer.core.config import load_config
-from instanceformer.core.losses import ClipMatcher, build_criterion, supervised_contrastive_loss
+from instanceformer.core.losses import (
+    ClipMatcher,
+    InstanceFormerCriterion,
+    build_criterion,
+    supervised_contrastive_loss,
+)
 from instanceformer.core.losses.contrastive import batched_supervised_contrastive_loss
 from instanceformer.core.losses.criterion import normalisation_count
-from instanceformer.core.losses.mask_losses import dice_loss, downsample_target_masks, mask_focal_loss
+from instanceformer.core.losses.mask_losses import (
+    dice_loss_per_instance,
+    downsample_target_masks,
+    mask_focal_loss_per_instance,
+)
 from instanceformer.core.losses.matcher import matchable_instances, pairwise_generalized_box_iou
 from instanceformer.core.model import build_model
 from instanceformer.core.model.batch import ClipTargets
@@ -26,6 +35,12 @@ from instanceformer.core.model.mask_head import dynamic_mask_logits
 from instanceformer.core.model.outputs import FrameOutputs
 
 LOSS = load_config("tiny-cpu").loss
+
+
+def _match(matcher: ClipMatcher, logits: torch.Tensor, boxes: torch.Tensor, targets) -> list:
+    """One prediction set: ``logits [num_frames, batch_size, num_queries, num_classes]`` and ``boxes
+    [num_frames, batch_size, num_queries, 4]`` -> one :class:`ClipMatch` per clip."""
+    return matcher.match_layers(logits[None], boxes[None], targets)[0]
 
 
 def _random_targets(generator: torch.Generator, num_frames: int, num_instances: int, crowd: bool = False):
@@ -60,9 +75,9 @@ def test_batched_matching_equals_matching_one_clip_at_a_time(seed: int, counts: 
     targets = [_random_targets(generator, 3, count, crowd=index == 1) for index, count in enumerate(counts)]
     logits, boxes = _random_predictions(generator, 3, len(counts), 7)
     matcher = ClipMatcher(LOSS)
-    batched = matcher(logits, boxes, targets)
+    batched = _match(matcher, logits, boxes, targets)
     for index, target in enumerate(targets):
-        single = matcher(logits[:, index : index + 1], boxes[:, index : index + 1], [target])[0]
+        single = _match(matcher, logits[:, index : index + 1], boxes[:, index : index + 1], [target])[0]
         assert torch.equal(batched[index].query_indices, single.query_indices)
         assert torch.equal(batched[index].instance_indices, single.instance_indices)
         crowd = target.iscrowd.nonzero().flatten().tolist() if target.iscrowd is not None else []
@@ -103,7 +118,7 @@ def test_matching_minimises_the_clip_cost_by_brute_force(seed: int) -> None:
     generator = torch.Generator().manual_seed(seed)
     target = _random_targets(generator, 3, 3)
     logits, boxes = _random_predictions(generator, 3, 1, 5)
-    match = ClipMatcher(LOSS)(logits, boxes, [target])[0]
+    match = _match(ClipMatcher(LOSS), logits, boxes, [target])[0]
     found = sum(
         _pair_cost(logits, boxes, target, q, n)
         for q, n in zip(match.query_indices.tolist(), match.instance_indices.tolist(), strict=True)
@@ -130,7 +145,7 @@ def test_an_object_absent_in_the_first_frame_is_matched_by_the_frames_it_appears
     boxes = torch.full((2, 1, 3, 4), 0.3)
     boxes[1, 0, 2] = torch.tensor([0.7, 0.7, 0.2, 0.2])
     boxes[0, 0, 0] = torch.tensor([0.01, 0.01, 0.01, 0.01])  # would win if frame 0 counted
-    match = ClipMatcher(LOSS)(logits, boxes, [target])[0]
+    match = _match(ClipMatcher(LOSS), logits, boxes, [target])[0]
     assert match.query_indices.tolist() == [2]
 
 
@@ -182,11 +197,14 @@ def test_absent_frames_are_no_object_and_carry_no_box_or_mask_loss() -> None:
         video_id=0,
         frame_indices=torch.arange(2),
     )
-    model_config = load_config("tiny-cpu").model
+    model_config = load_config("tiny-cpu", ["model.transformer.num_query_groups=1"]).model
     criterion = build_criterion(replace(LOSS, auxiliary=False), model_config)
     losses = criterion(frames, [target])
-    match = criterion.matcher(
-        torch.stack([f.logits for f in frames]), torch.stack([f.boxes for f in frames]), [target]
+    match = _match(
+        ClipMatcher(LOSS),
+        torch.stack([f.logits for f in frames]),
+        torch.stack([f.boxes for f in frames]),
+        [target],
     )[0]
     pairs = dict(zip(match.instance_indices.tolist(), match.query_indices.tolist(), strict=True))
     normaliser = 2 * 2  # instances x frames
@@ -262,14 +280,18 @@ def test_dice_and_focal_mask_losses() -> None:
     targets = torch.zeros(2, 4, 4)
     targets[0, :2] = 1
     perfect = (targets * 2 - 1) * 50
-    assert float(dice_loss(perfect, targets)) == pytest.approx(0.0, abs=1e-6)
-    assert float(mask_focal_loss(perfect, targets, 0.25, 2.0)) == pytest.approx(0.0, abs=1e-6)
+    assert dice_loss_per_instance(perfect, targets).tolist() == pytest.approx([0.0, 0.0], abs=1e-6)
+    assert mask_focal_loss_per_instance(perfect, targets, 0.25, 2.0).tolist() == pytest.approx(
+        [0.0, 0.0], abs=1e-6
+    )
     uniform = torch.zeros(2, 4, 4)
     # p = 0.5 everywhere: instance 0 dice = 1 - (2*4 + 1) / (8 + 8 + 1), instance 1 = 1 - 1 / (8 + 1)
-    assert float(dice_loss(uniform, targets)) == pytest.approx((1 - 9 / 17) + (1 - 1 / 9), rel=1e-6)
-    expected_focal = _focal(uniform, targets) / 16
-    assert float(mask_focal_loss(uniform, targets, 0.25, 2.0)) == pytest.approx(
-        float(expected_focal), rel=1e-6
+    assert dice_loss_per_instance(uniform, targets).tolist() == pytest.approx(
+        [1 - 9 / 17, 1 - 1 / 9], rel=1e-6
+    )
+    expected_focal = [float(_focal(uniform[index], targets[index]) / 16) for index in range(2)]
+    assert mask_focal_loss_per_instance(uniform, targets, 0.25, 2.0).tolist() == pytest.approx(
+        expected_focal, rel=1e-6
     )
 
 
@@ -314,7 +336,7 @@ def test_matching_several_layers_at_once_equals_matching_each_layer() -> None:
     )
     assert len(together) == 3
     for (logits, boxes), layer_matches in zip(layers, together, strict=True):
-        for alone, joint in zip(matcher(logits, boxes, targets), layer_matches, strict=True):
+        for alone, joint in zip(_match(matcher, logits, boxes, targets), layer_matches, strict=True):
             assert torch.equal(alone.query_indices, joint.query_indices)
             assert torch.equal(alone.instance_indices, joint.instance_indices)
 
@@ -348,7 +370,9 @@ def test_batched_contrastive_loss_equals_the_loss_of_each_padded_set(
     assert embeddings.grad[~valid].abs().max() == 0
 
 
-def _loop_reference_losses(criterion, frames, targets, groups: int) -> dict[str, float]:
+def _loop_reference_losses(
+    criterion: InstanceFormerCriterion, frames, targets, groups: int
+) -> dict[str, float]:
     """The criterion's terms computed layer by layer, clip by clip and frame by frame."""
     rows = [target for target in targets for _ in range(groups)]
     num_frames, num_layers = len(frames), len(frames[0].layers)
@@ -357,7 +381,8 @@ def _loop_reference_losses(criterion, frames, targets, groups: int) -> dict[str,
     expected: dict[str, float] = {}
     for layer_index in range(num_layers):
         layers = [frame.layers[layer_index] for frame in frames]
-        matches = ClipMatcher(criterion.config)(
+        matches = _match(
+            ClipMatcher(criterion.config),
             torch.stack([layer.logits for layer in layers]),
             torch.stack([layer.boxes for layer in layers]),
             rows,
@@ -395,8 +420,10 @@ def _loop_reference_losses(criterion, frames, targets, groups: int) -> dict[str,
                 wanted_masks = downsample_target_masks(
                     target.masks[frame_index, instances], logits.shape[-2:], frame.mask_stride
                 )
-                sums["mask_focal"] += float(mask_focal_loss(logits, wanted_masks, alpha, gamma))
-                sums["mask_dice"] += float(dice_loss(logits, wanted_masks))
+                sums["mask_focal"] += float(
+                    mask_focal_loss_per_instance(logits, wanted_masks, alpha, gamma).sum()
+                )
+                sums["mask_dice"] += float(dice_loss_per_instance(logits, wanted_masks).sum())
         suffix = "" if layer_index == num_layers - 1 else f"_{layer_index}"
         for name, value in sums.items():
             expected[name + suffix] = criterion.weights[name] * value / normaliser
@@ -420,7 +447,9 @@ def test_the_batched_criterion_equals_a_loop_over_layers_clips_and_frames(groups
     criterion = build_criterion(config.loss, config.model)
     losses = criterion(frames, targets)
     with torch.no_grad():
-        expected = _loop_reference_losses(criterion, frames, targets, groups)
+        expected = _loop_reference_losses(
+            InstanceFormerCriterion(config.loss, config.model), frames, targets, groups
+        )
     assert set(losses) == set(expected) | {"contrastive", "total"}
     assert all(value > 0 for name, value in expected.items() if name.startswith(("class", "mask", "box")))
     for name, value in expected.items():

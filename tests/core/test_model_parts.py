@@ -16,13 +16,16 @@ from torchvision.ops import FrozenBatchNorm2d
 
 from instanceformer.core.config import load_config
 from instanceformer.core.errors import ConfigError, FormatError, UserError
-from instanceformer.core.model.backbone import Backbone
+from instanceformer.core.model.backbone import Backbone, load_backbone_weights
 from instanceformer.core.model.deformable_attention import MultiScaleDeformableAttention
 from instanceformer.core.model.encoder import encoder_reference_points
 from instanceformer.core.model.mask_head import MaskBranch, dynamic_mask_logits, dynamic_parameter_sizes
 from instanceformer.core.model.multiscale import InputProjections
 from instanceformer.core.model.position_encoding import frame_offset_encoding, sine_position_encoding
 from instanceformer.ops import ms_deform_attn_reference
+
+# the R50 presets freeze pretrained layers, so they need a weights file; a Backbone never reads it
+R50_WEIGHTS = "model.backbone.weights=resnet50-0676ba61.pth"
 
 
 def _grouped_conv_masks(features, parameters, centres, valid_size, stride, channels, scale=1.0):
@@ -175,7 +178,7 @@ def test_mask_branch_with_a_narrower_width_uses_laterals() -> None:
 
 
 def test_resnet50_backbone_freezes_the_stem_and_first_stage() -> None:
-    backbone = Backbone(load_config("r50-ytvis21").model.backbone)
+    backbone = Backbone(load_config("r50-ytvis21", [R50_WEIGHTS]).model.backbone)
     maps = backbone(torch.randn(1, 3, 64, 96))
     assert [tuple(m.shape[1:]) for m in maps] == [(512, 8, 12), (1024, 4, 6), (2048, 2, 3)]
     assert backbone.channels == (512, 1024, 2048)
@@ -228,12 +231,13 @@ def test_backbone_loads_a_torchvision_state_dict(tmp_path) -> None:
     tiny = replace(load_config("tiny-cpu").model.backbone, name="resnet18", stage_width=64)
     config = replace(tiny, weights=str(path), frozen_batchnorm=True, group_norm=False)
     backbone = Backbone(config)
+    load_backbone_weights(backbone, path)
     assert torch.equal(backbone.body.layer3[1].conv2.weight, source.layer3[1].conv2.weight)
     assert torch.equal(backbone.body.bn1.running_var, source.bn1.running_var)
-    with pytest.raises(FormatError, match="running_mean"):
-        Backbone(replace(tiny, weights=str(path), group_norm=True))  # GroupNorm has no running statistics
+    with pytest.raises(FormatError, match="running_mean"):  # GroupNorm has no running statistics
+        load_backbone_weights(Backbone(replace(tiny, group_norm=True)), path)
     with pytest.raises(FormatError, match="shape mismatches"):
-        Backbone(replace(tiny, weights=str(path), stage_width=32))
+        load_backbone_weights(Backbone(replace(tiny, stage_width=32)), path)
 
 
 def test_backbone_weights_problems_name_the_file_and_keys(tmp_path) -> None:
@@ -243,22 +247,22 @@ def test_backbone_weights_problems_name_the_file_and_keys(tmp_path) -> None:
     path = tmp_path / "broken.pth"
     torch.save(state, path)
     tiny = replace(load_config("tiny-cpu").model.backbone, name="resnet18", stage_width=64)
-    config = replace(tiny, weights=str(path), frozen_batchnorm=True, group_norm=False)
+    backbone = Backbone(replace(tiny, weights=str(path), frozen_batchnorm=True, group_norm=False))
     with pytest.raises(FormatError) as failure:
-        Backbone(config)
+        load_backbone_weights(backbone, path)
     message = str(failure.value)
     assert "broken.pth" in message and "layer4.1.conv2.weight" in message and "extra.weight" in message
     wrong = tmp_path / "resnet34.pth"
     torch.save(torchvision.models.resnet34(weights=None).state_dict(), wrong)
     with pytest.raises(FormatError, match="unexpected keys"):
-        Backbone(replace(config, weights=str(wrong)))
+        load_backbone_weights(backbone, wrong)
     with pytest.raises(UserError, match="no such backbone weights file"):
-        Backbone(replace(config, weights=str(tmp_path / "absent.pth")))
+        load_backbone_weights(backbone, tmp_path / "absent.pth")
 
 
 @pytest.mark.slow
 def test_swin_large_backbone_shapes() -> None:
-    config = replace(load_config("r50-ytvis21").model.backbone, name="swin_l", frozen_stages=0)
+    config = replace(load_config("r50-ytvis21", [R50_WEIGHTS]).model.backbone, name="swin_l", frozen_stages=0)
     backbone = Backbone(config).eval()
     assert backbone.channels == (384, 768, 1536)
     with torch.no_grad():
@@ -271,6 +275,6 @@ def test_swin_large_backbone_shapes() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet101", "resnext101_32x8d", "resnext101_64x4d", "resnet34"])
 def test_other_resnet_backbones_run(name: str) -> None:
-    config = replace(load_config("r50-ytvis21").model.backbone, name=name)
+    config = replace(load_config("r50-ytvis21", [R50_WEIGHTS]).model.backbone, name=name)
     maps = Backbone(config).eval()(torch.randn(1, 3, 64, 64))
     assert [m.shape[-1] for m in maps] == [8, 4, 2]

@@ -1,14 +1,16 @@
-"""One training step end to end: gradients reach every parameter; determinism; checkpoint round trip."""
+"""One training step end to end: gradients reach every parameter; determinism; checkpoint round trips."""
 
 from __future__ import annotations
 
 import torch
 
 from instanceformer.core.config import load_config
+from instanceformer.core.engine import load_run_model
 from instanceformer.core.engine.torch_io import save_torch_atomic
 from instanceformer.core.losses import build_criterion
-from instanceformer.core.model import build_model
+from instanceformer.core.model import Backbone, build_model
 from instanceformer.core.model.batch import ClipBatch, ClipTargets
+from tests.support.tiny_run import make_tiny_run
 
 NUM_FRAMES, HEIGHT, WIDTH = 3, 64, 96
 
@@ -60,7 +62,7 @@ def synthetic_batch() -> ClipBatch:
 
 
 def _training_loss(model, criterion, batch: ClipBatch) -> dict[str, torch.Tensor]:
-    return criterion(model.forward_clip(batch), batch.targets)
+    return criterion(model(batch.images, batch.padding_mask), batch.targets)
 
 
 def test_every_trainable_parameter_receives_a_gradient() -> None:
@@ -147,3 +149,20 @@ def test_gradients_flow_through_the_propagated_queries() -> None:
     frames[1].logits.sum().backward()
     content_gradient = model.query_embedding.weight.grad[:, model.config.transformer.d_model :]
     assert content_gradient.abs().sum() > 0
+
+
+def test_a_run_loads_for_inference_after_its_backbone_weights_file_is_gone(tmp_path) -> None:
+    """The checkpoint supplies every weight: rebuilding a run never opens ``model.backbone.weights``."""
+    torch.manual_seed(7)
+    pretrained = Backbone(load_config("tiny-cpu").model.backbone).body.state_dict()
+    weights = tmp_path / "backbone.pth"
+    torch.save(pretrained, weights)
+    run = make_tiny_run(tmp_path / "run", [f"model.backbone.weights={weights}"], seed=8)
+    saved = torch.load(run / "checkpoints" / "last.pt", weights_only=False)["model"]
+    assert torch.equal(saved["backbone.body.layer1.0.conv1.weight"], pretrained["layer1.0.conv1.weight"])
+    weights.unlink()
+    loaded = load_run_model(run, device="cpu")
+    assert loaded.config.model.backbone.weights == str(weights)
+    assert loaded.model.state_dict().keys() == saved.keys()
+    for name, tensor in loaded.model.state_dict().items():
+        assert torch.equal(tensor, saved[name]), name

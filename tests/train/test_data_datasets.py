@@ -366,6 +366,7 @@ def test_coco_pretraining_dataset(tmp_path: Path) -> None:
         tmp_path / "coco" / "images", [c.to_json() for c in COCO_CATEGORIES], [[(1, 0)], [(90, 0)]]
     )
     overrides = [
+        "model.backbone.weights=resnet50-0676ba61.pth",  # the R50 presets ask for one; never opened here
         "data.dataset=coco",
         "data.num_frames=1",
         f"data.train_annotations={path}",
@@ -380,7 +381,8 @@ def test_coco_pretraining_dataset(tmp_path: Path) -> None:
 
 
 def test_default_paths_follow_the_documented_layout(tmp_path: Path) -> None:
-    ytvis = resolve_data_paths(load_config("r50-ytvis21", ["data.root=/d"]).data)
+    weights = "model.backbone.weights=resnet50-0676ba61.pth"  # the R50 presets ask for one
+    ytvis = resolve_data_paths(load_config("r50-ytvis21", [weights, "data.root=/d"]).data)
     assert ytvis.train_annotations == Path("/d/ytvis21/annotations/instances_train_sub.json")
     assert ytvis.train_frames == ytvis.val_frames == Path("/d/ytvis21/train/JPEGImages")
     assert ytvis.val_annotations == Path("/d/ytvis21/annotations/instances_val_sub.json")
@@ -392,7 +394,8 @@ def test_default_paths_follow_the_documented_layout(tmp_path: Path) -> None:
     assert resolve_data_paths(load_config("tiny-cpu").data, environ={}).train_frames == Path(
         "data/synth/train/JPEGImages"
     )
-    coco = resolve_data_paths(load_config("r50-coco-pretrain", ["data.train_frames=/imgs"]).data, environ={})
+    coco_config = load_config("r50-coco-pretrain", [weights, "data.train_frames=/imgs"])
+    coco = resolve_data_paths(coco_config.data, environ={})
     assert coco.train_annotations == Path("data/coco/annotations/instances_train2017.json")
     assert coco.train_frames == Path("/imgs")
 

@@ -139,7 +139,7 @@ def _merge_layer(
         if key not in hints:
             raise ConfigError(f"{source}: unknown key '{dotted}'; valid keys: {', '.join(hints)}")
         hint = hints[key]
-        if dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
             _merge_layer(target[key], value, hint, source, prefix=f"{dotted}.")
         else:
             target[key] = value
@@ -168,7 +168,7 @@ def _apply_override(data: dict[str, Any], override: str) -> None:
                 raise ConfigError(f"override '{override}': '{dotted}' is a section; set one of its keys")
             node[part] = _parse_override_value(text, hint, override)
             return
-        if not dataclasses.is_dataclass(hint):
+        if not (isinstance(hint, type) and dataclasses.is_dataclass(hint)):
             raise ConfigError(f"override '{override}': '{dotted}' is a value, not a section")
         schema = hint
         node = node[part]
@@ -213,7 +213,7 @@ def _build(schema: type, data: Any, source: str, prefix: str) -> Any:
 
 def _convert(value: Any, hint: Any, source: str, key: str) -> Any:
     """Check ``value`` against type ``hint`` and convert it (lists to tuples, ints to floats)."""
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, source, prefix=f"{key}.")
     origin = typing.get_origin(hint)
     arguments = typing.get_args(hint)

@@ -1,7 +1,9 @@
 """The typed configuration of the toolkit.
 
 Every field has the published InstanceFormer R50 value for YouTube-VIS as its default (the paper and
-the published code's configs); presets (``presets/*.yaml``) list only what differs. All dataclasses are
+the published code's configs), except the backbone's frozen stem, first stage and BatchNorm: those only
+make sense with pretrained weights, which a user must provide (``model.backbone.weights``), so the R50
+presets set them. Presets (``presets/*.yaml``) list only what differs. All dataclasses are
 frozen: a configuration is resolved once (preset + overrides) and then passed around read-only.
 ``__post_init__`` checks the constraints that involve a single section;
 :func:`instanceformer.core.config.load_config` adds the cross-section checks.
@@ -45,8 +47,13 @@ class BackboneConfig:
 
     ``return_strides`` are the feature strides taken from the backbone; one extra level (stride 2x the
     last) is added by a 3x3 stride-2 convolution when ``model.transformer.num_feature_levels`` asks for it.
-    ``frozen_batchnorm`` false trains ordinary BatchNorm; ``group_norm`` replaces it by GroupNorm (for
-    training from scratch with small batches). ``frozen_stages`` freezes the stem and the first k stages.
+    ``weights`` is a local file of pretrained backbone weights in torchvision's layout (for ResNet-50,
+    torchvision's ImageNet file ``resnet50-0676ba61.pth`` or ``resnet50-11ad3fa6.pth``).
+    ``frozen_batchnorm`` true uses BatchNorm with fixed statistics and affine parameters, false trains
+    ordinary BatchNorm; ``group_norm`` replaces it by GroupNorm (for training from scratch with small
+    batches). ``frozen_stages`` freezes the stem and the first k stages. Frozen stages and frozen
+    BatchNorm keep the values they start with, so both require ``weights`` (the published R50 recipe
+    freezes the stem, the first stage and every BatchNorm of an ImageNet ResNet-50).
     ``stage_width`` is the channel count of the first stage of a basic-block ResNet (``resnet10/18/34``;
     torchvision's is 64, and each later stage doubles it): a narrower network for CPU training.
     ``resnet10`` is the basic-block ResNet with one block per stage.
@@ -55,9 +62,9 @@ class BackboneConfig:
     name: BackboneName = "resnet50"
     weights: str | None = None
     stage_width: int = 64
-    frozen_batchnorm: bool = True
+    frozen_batchnorm: bool = False
     group_norm: bool = False
-    frozen_stages: int = 1
+    frozen_stages: int = 0
     return_strides: tuple[int, ...] = (8, 16, 32)
 
     def __post_init__(self) -> None:
@@ -71,6 +78,15 @@ class BackboneConfig:
             not (self.group_norm and self.frozen_batchnorm),
             "model.backbone.group_norm",
             "false while model.backbone.frozen_batchnorm is true (choose one normalisation)",
+        )
+        frozen = [f"model.backbone.frozen_stages is {self.frozen_stages}"] if self.frozen_stages > 0 else []
+        frozen += ["model.backbone.frozen_batchnorm is true"] if self.frozen_batchnorm else []
+        _require(
+            self.weights is not None or not frozen,
+            "model.backbone.weights",
+            "a file of pretrained backbone weights (e.g. torchvision's resnet50-0676ba61.pth) while "
+            f"{' and '.join(frozen)}, since frozen layers keep their initial values (or frozen_stages=0 "
+            "and frozen_batchnorm=false to train the backbone from scratch)",
         )
         _require(
             len(self.return_strides) > 0 and all(s in (4, 8, 16, 32) for s in self.return_strides),

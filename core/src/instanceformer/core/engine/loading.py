@@ -12,6 +12,7 @@ from instanceformer.core.engine.checkpoints import load_checkpoint
 from instanceformer.core.errors import FormatError, UserError
 from instanceformer.core.model import InstanceFormer, build_model
 from instanceformer.core.runs import RunFolder
+from instanceformer.core.runtime.device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -22,18 +23,6 @@ class LoadedModel:
     config: Config
     checkpoint: Path
     device: torch.device
-
-
-def resolve_device(requested: str) -> torch.device:
-    """``auto`` -> the first CUDA device when one is visible, else the CPU; other names as given."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device '{requested}': expected a visible CUDA device, none is available")
-    try:
-        return torch.device(requested)
-    except RuntimeError:
-        raise UserError(f"device '{requested}': expected 'auto', 'cpu' or 'cuda[:index]'") from None
 
 
 def load_run_model(
@@ -55,7 +44,7 @@ def load_run_model(
     if not path.is_file():
         raise UserError(f"{path}: no such checkpoint (train the run first or pass --checkpoint)")
     payload = load_checkpoint(path)
-    model = build_model(config.model)
+    model = build_model(config.model, pretrained_backbone=False)  # the checkpoint holds every weight
     weights = payload["model"]
     if not isinstance(weights, dict):
         raise FormatError(path, None, "model", "expected a dict of tensors")

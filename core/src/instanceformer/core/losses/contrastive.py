@@ -1,4 +1,11 @@
-"""The supervised contrastive (SupCon) loss that keeps an instance's embedding coherent across frames."""
+"""The temporal contrastive loss of InstanceFormer (Koner et al., AAAI 2023, arXiv 2208.10547, method:
+"temporal contrastive loss"): a supervised contrastive (SupCon) loss that keeps an instance's embedding
+coherent across the frames of a clip and apart from the other instances.
+
+:class:`~instanceformer.core.losses.criterion.InstanceFormerCriterion` chooses the tokens (each clip's
+matched queries in every frame where their instance is present, labelled by instance, plus the queries
+written to the memory as negatives) and calls :func:`batched_supervised_contrastive_loss`.
+"""
 
 from __future__ import annotations
 

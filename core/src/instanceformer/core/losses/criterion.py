@@ -74,38 +74,31 @@ class InstanceFormerCriterion(nn.Module):
         """The losses of one batch.
 
         Args:
-            frames: the model's outputs, one per frame of the clips (from ``model(images, padding_mask)``).
-            targets: one :class:`ClipTargets` per clip, with ``len(frames)`` frames each. With query
-                groups (``FrameOutputs.num_query_groups``) each clip's targets serve all its groups.
+            frames: the model's outputs, one per frame of the clips (from ``model(images, padding_mask)``),
+                each with one row per clip.
+            targets: one :class:`ClipTargets` per clip, with ``len(frames)`` frames each.
         """
         num_frames = len(frames)
         for target in targets:
             if target.num_frames != num_frames:
                 raise ValueError(f"targets have {target.num_frames} frames, outputs {num_frames}")
-        groups = frames[0].num_query_groups
-        if frames[0].logits.shape[0] != len(targets) * groups:
-            raise ValueError(
-                f"outputs hold {frames[0].logits.shape[0]} query sets, targets {len(targets)} clips x "
-                f"{groups} query groups"
-            )
+        num_rows = frames[0].logits.shape[0]
+        if num_rows != len(targets):
+            raise ValueError(f"outputs hold {num_rows} query sets, targets {len(targets)} clips")
         device = frames[0].logits.device
-        clip_targets = [target.to(device) for target in targets]
-        # every query group is matched and supervised on its own; averaging over the groups keeps the
-        # scale of each term that of a single group
-        targets = [target for target in clip_targets for _ in range(groups)]
+        targets = [target.to(device) for target in targets]
         normaliser = normalisation_count(targets, device) * num_frames
         num_layers = len(frames[0].layers)
         layer_indices = list(range(num_layers)) if self.config.auxiliary else [num_layers - 1]
         stacked = [_StackedLayers.of(frame, layer_indices) for frame in frames]
-        num_rows = len(targets)
-        shape = (len(layer_indices), num_rows)
+        shape = (len(layer_indices), len(targets))
         matches = self.matcher.match_layers(
             torch.stack([frame.logits for frame in stacked]).unflatten(1, shape).movedim(1, 0),
             torch.stack([frame.boxes for frame in stacked]).unflatten(1, shape).movedim(1, 0),
             targets,
-        )  # [layer][row]; the inputs are [L, T, rows, Q, ...]
-        flat = _FlatTargets.of(frames, clip_targets)
-        sums = self._layer_sums(frames, stacked, flat, groups, matches)  # term -> [num_layers]
+        )  # [layer][clip]; the inputs are [L, T, clips, Q, ...]
+        flat = _FlatTargets.of(frames, targets)
+        sums = self._layer_sums(frames, stacked, flat, matches)  # term -> [num_layers]
         losses: dict[str, torch.Tensor] = {}
         for position, layer_index in enumerate(layer_indices):
             suffix = "" if layer_index == num_layers - 1 else f"_{layer_index}"
@@ -113,7 +106,7 @@ class InstanceFormerCriterion(nn.Module):
                 losses[name + suffix] = self.weights[name] * sums[name][position] / normaliser
         if self.contrastive:
             losses["contrastive"] = self.config.contrastive_weight * self._contrastive_loss(
-                frames, flat, matches[-1], groups
+                frames, flat, matches[-1]
             )
         losses["total"] = torch.stack(list(losses.values())).sum()
         return losses
@@ -123,7 +116,6 @@ class InstanceFormerCriterion(nn.Module):
         frames: Sequence[FrameOutputs],
         stacked: Sequence[_StackedLayers],
         flat: _FlatTargets,
-        groups: int,
         matches: Sequence[Sequence[ClipMatch]],
     ) -> dict[str, torch.Tensor]:
         """Unnormalised sums of the five terms over all frames and clips, ``[num_layers]`` float32 each.
@@ -135,7 +127,7 @@ class InstanceFormerCriterion(nn.Module):
         num_layers = len(matches)
         num_rows = len(matches[0])
         device = frames[0].logits.device
-        pairs = _MatchedPairs.of(matches, flat.offsets, groups)
+        pairs = _MatchedPairs.of(matches, flat.offsets)
         sums = {name: torch.zeros(num_layers, device=device) for name in TERMS}
         for frame_index, (frame, layers) in enumerate(zip(frames, stacked, strict=True)):
             present = pairs.select(flat.present_cpu[frame_index])
@@ -176,7 +168,6 @@ class InstanceFormerCriterion(nn.Module):
         frames: Sequence[FrameOutputs],
         flat: _FlatTargets,
         matches: Sequence[ClipMatch],
-        groups: int,
     ) -> torch.Tensor:
         """SupCon over each row's instance tokens, averaged over the rows that have positives.
 
@@ -194,7 +185,7 @@ class InstanceFormerCriterion(nn.Module):
         for row, match in enumerate(matches):
             count = len(match.query_indices)
             queries[row, :count] = match.query_indices
-            instances[row, :count] = match.instance_indices + flat.offsets[row // groups]
+            instances[row, :count] = match.instance_indices + flat.offsets[row]
             real[row, :count] = True
         present = flat.present_cpu[:, instances] & real  # [T, rows, most]
         queries, instances, present, real = (
@@ -258,29 +249,30 @@ class _FlatTargets:
     offsets: tuple[int, ...]
 
     @classmethod
-    def of(cls, frames: Sequence[FrameOutputs], clip_targets: Sequence[ClipTargets]) -> _FlatTargets:
+    def of(cls, frames: Sequence[FrameOutputs], targets: Sequence[ClipTargets]) -> _FlatTargets:
         """Concatenate the clips' targets; the masks are sampled once per clip and frame at the grid that
-        every decoder layer and query group shares."""
+        every decoder layer shares (a clip given several times, e.g. once per query group, shares them)."""
         height, width = frames[0].mask_features.shape[-2:]
         factor = frames[0].feature_stride // frames[0].mask_stride
         size = (height * factor, width * factor)
+        sampled: dict[tuple[int, int], torch.Tensor] = {}  # (id of a clip's masks, frame) -> [n, h, w]
+        for index, frame in enumerate(frames):
+            for target in targets:
+                key = (id(target.masks), index)
+                if key not in sampled:
+                    sampled[key] = downsample_target_masks(target.masks[index], size, frame.mask_stride)
         masks = tuple(
-            torch.cat(
-                [
-                    downsample_target_masks(target.masks[index], size, frame.mask_stride)
-                    for target in clip_targets
-                ]
-            )
-            for index, frame in enumerate(frames)
+            torch.cat([sampled[id(target.masks), index] for target in targets])
+            for index in range(len(frames))
         )
         offsets = [0]
-        for target in clip_targets[:-1]:
+        for target in targets[:-1]:
             offsets.append(offsets[-1] + target.num_instances)
         return cls(
-            labels=torch.cat([target.labels for target in clip_targets]),
-            boxes=torch.cat([target.boxes for target in clip_targets], dim=1),
+            labels=torch.cat([target.labels for target in targets]),
+            boxes=torch.cat([target.boxes for target in targets], dim=1),
             masks=masks,
-            present_cpu=torch.cat([target.present for target in clip_targets], dim=1).cpu(),
+            present_cpu=torch.cat([target.present for target in targets], dim=1).cpu(),
             offsets=tuple(offsets),
         )
 
@@ -323,16 +315,16 @@ class _MatchedPairs:
     instances: torch.Tensor
 
     @classmethod
-    def of(cls, matches: Sequence[Sequence[ClipMatch]], offsets: Sequence[int], groups: int) -> _MatchedPairs:
+    def of(cls, matches: Sequence[Sequence[ClipMatch]], offsets: Sequence[int]) -> _MatchedPairs:
         """Gather ``matches[layer][row]``; row ``r`` of layer ``l`` is stacked row ``l * rows + r`` and its
-        instances are those of clip ``r // groups``."""
+        instances are those of clip ``r``."""
         num_rows = len(matches[0])
         rows, queries, instances = [], [], []
         for layer_position, layer_matches in enumerate(matches):
             for row, match in enumerate(layer_matches):
                 rows.append(torch.full_like(match.query_indices, layer_position * num_rows + row))
                 queries.append(match.query_indices)
-                instances.append(match.instance_indices + offsets[row // groups])
+                instances.append(match.instance_indices + offsets[row])
         return cls(torch.cat(rows), torch.cat(queries), torch.cat(instances))
 
     def select(self, present: torch.Tensor) -> _PresentPairs | None:
@@ -374,8 +366,3 @@ def _pair_masks(
         frame.coordinate_scale,
     )  # [num_slot_rows, max_count, h, w]
     return logits[slot]
-
-
-def build_criterion(loss: LossConfig, model: ModelConfig) -> InstanceFormerCriterion:
-    """The criterion for a model built from ``model`` with the loss settings ``loss``."""
-    return InstanceFormerCriterion(loss, model)

@@ -45,11 +45,6 @@ def mask_focal_loss_per_instance(
     return loss.flatten(1).mean(dim=1)
 
 
-def mask_focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float, gamma: float) -> torch.Tensor:
-    """:func:`mask_focal_loss_per_instance` summed over instances: a scalar."""
-    return mask_focal_loss_per_instance(logits, targets, alpha, gamma).sum()
-
-
 def dice_loss_per_instance(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """``1 - (2 |p t| + 1) / (|p| + |t| + 1)`` per instance with ``p = sigmoid(logits)``.
 
@@ -64,8 +59,3 @@ def dice_loss_per_instance(logits: torch.Tensor, targets: torch.Tensor) -> torch
     numerator = 2 * (probabilities * targets).sum(dim=1)
     denominator = probabilities.sum(dim=1) + targets.sum(dim=1)
     return 1 - (numerator + 1) / (denominator + 1)
-
-
-def dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """:func:`dice_loss_per_instance` summed over instances: a scalar."""
-    return dice_loss_per_instance(logits, targets).sum()

@@ -119,22 +119,6 @@ class ClipMatcher:
         self.config = config
 
     @torch.no_grad()
-    def __call__(
-        self, logits: torch.Tensor, boxes: torch.Tensor, targets: Sequence[ClipTargets]
-    ) -> list[ClipMatch]:
-        """Match every clip of a batch.
-
-        Args:
-            logits: ``[num_frames, batch_size, num_queries, num_classes]`` class logits.
-            boxes: ``[num_frames, batch_size, num_queries, 4]`` predicted (cx, cy, w, h).
-            targets: one :class:`ClipTargets` per clip, ``num_frames`` frames each.
-
-        Returns:
-            One :class:`ClipMatch` per clip.
-        """
-        return self.match_layers(logits[None], boxes[None], targets)[0]
-
-    @torch.no_grad()
     def match_layers(
         self, logits: torch.Tensor, boxes: torch.Tensor, targets: Sequence[ClipTargets]
     ) -> list[list[ClipMatch]]:

@@ -3,8 +3,10 @@
 Basic-block ResNets (``resnet10/18/34``, any first-stage width) come from
 :mod:`instanceformer.core.model.basic_resnet`, the others from torchvision.
 
-Nothing is downloaded: torchvision constructors get ``weights=None``; ``model.backbone.weights`` names a
-local torchvision-format state dict to load instead.
+Nothing is downloaded: torchvision constructors get ``weights=None``. ``model.backbone.weights`` names a
+local torchvision-format state dict (for ResNet-50 the file torchvision itself downloads,
+``resnet50-0676ba61.pth`` or ``resnet50-11ad3fa6.pth``); :func:`~instanceformer.core.model.build_model`
+loads it with :func:`load_backbone_weights`. A :class:`Backbone` on its own never reads a file.
 """
 
 from __future__ import annotations
@@ -80,8 +82,6 @@ class Backbone(nn.Module):
         self.frozen_modules = self._frozen_modules(config.frozen_stages)
         for module in self.frozen_modules:
             module.requires_grad_(False)
-        if config.weights is not None:
-            load_backbone_weights(self, config.weights)
 
     def _frozen_modules(self, frozen_stages: int) -> list[nn.Module]:
         if frozen_stages == 0:
@@ -153,10 +153,11 @@ def _short_list(keys: list[str], limit: int = 5) -> str:
 def load_backbone_weights(backbone: Backbone, path: str | os.PathLike[str]) -> None:
     """Load a torchvision-format state dict (e.g. ``resnet50-*.pth``) into ``backbone.body``.
 
-    The classifier keys (``fc.*`` for ResNets, ``norm.*``/``head.*`` for Swin) are ignored; any missing
-    key, unexpected key or shape mismatch is an error naming the file and the keys.
+    ``path`` may start with ``~``. The file may hold the state dict itself or nest it under ``state_dict``
+    or ``model``. The classifier keys (``fc.*`` for ResNets, ``norm.*``/``head.*`` for Swin) are ignored;
+    any missing key, unexpected key or shape mismatch is an error naming the file and the keys.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     loaded = _read_state_dict(path)
     prefixes = CLASSIFIER_PREFIXES[backbone.family]
     wanted = backbone.body.state_dict()

@@ -9,8 +9,8 @@ from torch import nn
 
 from instanceformer.core.model.deformable_attention import MultiScaleDeformableAttention
 from instanceformer.core.model.feedforward import MLP, FeedForward, inverse_sigmoid
-from instanceformer.core.model.memory import MemoryReadout
 from instanceformer.core.model.multiscale import MultiScaleFeatures
+from instanceformer.core.model.temporal.memory import MemoryReadout
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,9 @@ class DeformableDecoderLayer(nn.Module):
     """Self-attention -> deformable cross-attention -> memory cross-attention -> feed-forward.
 
     Each sub-layer is followed by dropout, a residual add and LayerNorm (post-norm). The memory
-    cross-attention exists only when the model keeps an instance memory; for a sample whose memory is
-    still empty it is the identity.
+    cross-attention (InstanceFormer's "memory cross-attention": the queries attend to the instance tokens
+    of the last frames, :mod:`instanceformer.core.model.temporal.memory`) exists only when the model keeps
+    an instance memory; for a sample whose memory is still empty it is the identity.
     """
 
     def __init__(

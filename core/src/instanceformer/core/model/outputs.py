@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 import torch
 
-from instanceformer.core.model.mask_head import dynamic_mask_logits
-
 
 @dataclass(frozen=True)
 class LayerOutputs:
@@ -55,8 +53,8 @@ class FrameOutputs:
         logits: ``[batch_size, num_queries, num_classes]``.
         boxes: ``[batch_size, num_queries, 4]`` normalised (cx, cy, w, h).
         masks: ``[batch_size, num_queries, ceil(H / 8) * 2, ceil(W / 8) * 2]`` mask logits at stride 4
-            (``H, W`` the padded input size), or None when masks were not requested (training computes
-            masks only for matched queries, see :meth:`layer_masks`).
+            (``H, W`` the padded input size), or None when masks were not requested (the criterion
+            computes masks only for the matched queries).
         embeddings: ``[batch_size, num_queries, embedding_dim]`` instance embeddings (the decoder embedding
             when the model has no embedding head).
         decoder_embeddings: ``[batch_size, num_queries, d_model]`` final decoder embeddings.
@@ -68,8 +66,6 @@ class FrameOutputs:
             top-scoring ones).
         feature_stride: stride of ``mask_features``; ``mask_stride``: stride of ``masks``.
         coordinate_scale: the mask head's relative-coordinate scale (``model.mask_head.coordinate_scale``).
-        num_query_groups: query groups per video: row ``v * num_query_groups + g`` of every batched
-            field is group ``g`` of video ``v`` (more than 1 only in training with query groups).
         aux: per-layer outputs of the earlier decoder layers.
         analysis: sampling details, or None.
     """
@@ -89,7 +85,6 @@ class FrameOutputs:
     aux: tuple[LayerOutputs, ...] = ()
     analysis: AnalysisOutputs | None = None
     coordinate_scale: float = 1.0
-    num_query_groups: int = 1
 
     @property
     def final_layer(self) -> LayerOutputs:
@@ -100,26 +95,3 @@ class FrameOutputs:
     def layers(self) -> tuple[LayerOutputs, ...]:
         """Every available decoder layer, first to last."""
         return (*self.aux, self.final_layer)
-
-    def layer_masks(self, layer: LayerOutputs, batch_index: int, query_indices: torch.Tensor) -> torch.Tensor:
-        """Mask logits of some queries of one sample, as predicted by ``layer``.
-
-        Args:
-            layer: one of :attr:`layers`.
-            batch_index: the sample.
-            query_indices: ``[num_selected]`` int64.
-
-        Returns:
-            ``[num_selected, height, width]`` mask logits at :attr:`mask_stride`.
-        """
-        sample = slice(batch_index, batch_index + 1)
-        logits = dynamic_mask_logits(
-            self.mask_features[sample],
-            layer.mask_parameters[batch_index, query_indices][None],
-            layer.mask_centres[batch_index, query_indices][None],
-            self.valid_ratios[sample],
-            self.feature_stride,
-            self.mask_stride,
-            self.coordinate_scale,
-        )
-        return logits[0]

@@ -1,15 +1,15 @@
-"""The state carried from one frame to the next: fixed-size tensors, whatever the video length."""
+"""The tracking state carried from one frame to the next: fixed-size tensors, whatever the video length."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import torch
 
 
 @dataclass(frozen=True)
 class TrackingState:
-    """What the model remembers between frames.
+    """What the model remembers between frames: the priors of the last frame and the memory queue.
 
     ``frame_index`` counts the frames already processed (0 before the first). The memory queue is a ring
     of ``num_slots = memory_frames * memory_top_k`` slots: frame ``f`` writes its top-k instance tokens
@@ -46,7 +46,7 @@ class TrackingState:
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> TrackingState:
-        """The state before the first frame: zeros and an empty memory."""
+        """The state before the first frame: zeros and an empty memory (shapes as in the class docstring)."""
         return cls(
             frame_index=0,
             embeddings=torch.zeros(batch_size, num_queries, d_model, device=device, dtype=dtype),
@@ -60,7 +60,7 @@ class TrackingState:
 
     @property
     def batch_size(self) -> int:
-        """The number of videos the state tracks."""
+        """The number of query sets the state tracks."""
         return int(self.embeddings.shape[0])
 
     @property
@@ -75,11 +75,3 @@ class TrackingState:
     def num_elements(self) -> int:
         """The total number of tensor elements (constant over a video)."""
         return sum(tensor.numel() for tensor in self.tensors().values())
-
-    def detach(self) -> TrackingState:
-        """The same state cut from the autograd graph (truncated back-propagation through time)."""
-        return replace(self, **{name: tensor.detach() for name, tensor in self.tensors().items()})
-
-    def to(self, device: torch.device | str) -> TrackingState:
-        """The same state with every tensor on ``device``."""
-        return replace(self, **{name: tensor.to(device) for name, tensor in self.tensors().items()})

@@ -1,4 +1,12 @@
-"""The instance memory: top-k instance tokens of the last frames in a fixed-size queue."""
+"""The instance memory of InstanceFormer's memory cross-attention (Koner et al., AAAI 2023,
+arXiv 2208.10547, method: "memory cross-attention").
+
+After each frame the ``top_k`` highest-scoring queries are written to a queue that holds the last
+``memory_frames`` frames; in the next frame every decoder layer's memory cross-attention reads that queue
+(the attention itself is :meth:`DeformableDecoderLayer._attend_to_memory
+<instanceformer.core.model.decoder.DeformableDecoderLayer>`). The queue lives in the
+:class:`~instanceformer.core.model.temporal.state.TrackingState`, so its size never grows with the video.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ import torch
 from torch import nn
 
 from instanceformer.core.model.position_encoding import frame_offset_encoding
+from instanceformer.core.model.temporal.state import TrackingState
 
 
 @dataclass(frozen=True)
@@ -29,8 +38,18 @@ class MemoryReadout:
     has_tokens: torch.Tensor
 
 
+@dataclass(frozen=True)
+class MemoryQueue:
+    """The queue tensors of a :class:`TrackingState` after a write (same names and shapes)."""
+
+    memory_tokens: torch.Tensor
+    memory_query_indices: torch.Tensor
+    memory_frame_indices: torch.Tensor
+    memory_valid: torch.Tensor
+
+
 def select_top_queries(class_probabilities: torch.Tensor, top_k: int) -> torch.Tensor:
-    """The ``top_k`` queries with the highest class score.
+    """The ``top_k`` queries with the highest class score: the ones a frame writes to the memory.
 
     Args:
         class_probabilities: ``[batch_size, num_queries, num_classes]`` in [0, 1].
@@ -49,7 +68,7 @@ def _gather_queries(values: torch.Tensor, query_indices: torch.Tensor) -> torch.
 
 
 class InstanceMemory(nn.Module):
-    """Builds memory tokens from a frame's instances and reads the queue for the next frame.
+    """Writes a frame's instances to the queue and reads the queue for the next frame.
 
     A token is a linear projection of [decoder embedding, class probabilities, box] of one of the frame's
     ``top_k`` highest-scoring queries.
@@ -62,57 +81,51 @@ class InstanceMemory(nn.Module):
         self.d_model = d_model
         self.top_k = top_k
 
-    def read(
-        self,
-        state_tokens: torch.Tensor,
-        query_indices: torch.Tensor,
-        frame_indices: torch.Tensor,
-        valid: torch.Tensor,
-        current_frame: int,
-        query_position: torch.Tensor,
-    ) -> MemoryReadout:
-        """The queue as keys/values for the frame ``current_frame``.
+    def reset_parameters(self) -> None:
+        """Xavier token projection (its bias keeps ``nn.Linear``'s initialisation)."""
+        nn.init.xavier_uniform_(self.projection.weight)
+
+    def num_slots(self, memory_frames: int) -> int:
+        """The queue length that keeps ``memory_frames`` frames."""
+        return memory_frames * self.top_k
+
+    def read(self, state: TrackingState, query_position: torch.Tensor) -> MemoryReadout | None:
+        """The queue as keys and values for the frame after ``state``; None before the first frame.
 
         Args:
-            state_tokens: ``[batch_size, num_slots, d_model]``.
-            query_indices: ``[batch_size, num_slots]`` int64.
-            frame_indices: ``[batch_size, num_slots]`` int64.
-            valid: ``[batch_size, num_slots]`` bool.
-            current_frame: index of the frame being decoded.
-            query_position: ``[batch_size, num_queries, d_model]`` the learned position embedding of
-                each sample's queries.
+            state: the queue (``memory_*``) and the index of the frame being decoded (``frame_index``).
+            query_position: ``[batch_size, num_queries, d_model]`` the learned position embedding of each
+                sample's queries; a token's position starts from that of the query it came from.
         """
-        positions = _gather_queries(query_position, query_indices)  # [B, S, D]
-        offsets = (current_frame - frame_indices).clamp(min=0)  # [B, S]
+        if state.frame_index == 0:
+            return None
+        positions = _gather_queries(query_position, state.memory_query_indices)  # [B, S, D]
+        offsets = (state.frame_index - state.memory_frame_indices).clamp(min=0)  # [B, S]
         positions = positions + frame_offset_encoding(offsets, self.d_model).to(positions.dtype)
-        has_tokens = valid.any(dim=1)  # [B]
-        ignore = ~valid
+        has_tokens = state.memory_valid.any(dim=1)  # [B]
+        ignore = ~state.memory_valid
         ignore[:, 0] = ignore[:, 0] & has_tokens
-        return MemoryReadout(state_tokens, positions, ignore, has_tokens)
+        return MemoryReadout(state.memory_tokens, positions, ignore, has_tokens)
 
     def write(
         self,
-        state_tokens: torch.Tensor,
-        query_indices: torch.Tensor,
-        frame_indices: torch.Tensor,
-        valid: torch.Tensor,
-        current_frame: int,
+        state: TrackingState,
         embeddings: torch.Tensor,
         class_probabilities: torch.Tensor,
         boxes: torch.Tensor,
         selected: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Write the selected queries of frame ``current_frame`` over the oldest frame's slots.
+    ) -> MemoryQueue:
+        """Write the selected queries of frame ``state.frame_index`` over the oldest frame's slots.
 
         Args:
-            state_tokens, query_indices, frame_indices, valid: the queue (see :class:`TrackingState`).
+            state: the queue before the write.
             embeddings: ``[batch_size, num_queries, d_model]`` final decoder embeddings.
             class_probabilities: ``[batch_size, num_queries, num_classes]``.
             boxes: ``[batch_size, num_queries, 4]``.
             selected: ``[batch_size, top_k]`` int64 query indices to store.
 
         Returns:
-            The new (tokens, query_indices, frame_indices, valid), same shapes as the inputs.
+            The new queue, same shapes as the state's.
         """
         features = torch.cat(
             (
@@ -123,14 +136,15 @@ class InstanceMemory(nn.Module):
             dim=-1,
         )  # [B, k, D + C + 4]
         new_tokens = self.dropout(self.projection(features))  # [B, k, D]
-        num_frames_kept = state_tokens.shape[1] // self.top_k
-        start = (current_frame % num_frames_kept) * self.top_k
+        num_frames_kept = state.num_slots // self.top_k
+        start = (state.frame_index % num_frames_kept) * self.top_k
         end = start + self.top_k
-        state_tokens = torch.cat((state_tokens[:, :start], new_tokens, state_tokens[:, end:]), dim=1)
-        query_indices = query_indices.clone()
+        tokens = state.memory_tokens
+        tokens = torch.cat((tokens[:, :start], new_tokens, tokens[:, end:]), dim=1)
+        query_indices = state.memory_query_indices.clone()
         query_indices[:, start:end] = selected
-        frame_indices = frame_indices.clone()
-        frame_indices[:, start:end] = current_frame
-        valid = valid.clone()
+        frame_indices = state.memory_frame_indices.clone()
+        frame_indices[:, start:end] = state.frame_index
+        valid = state.memory_valid.clone()
         valid[:, start:end] = True
-        return state_tokens, query_indices, frame_indices, valid
+        return MemoryQueue(tokens, query_indices, frame_indices, valid)
