@@ -1,4 +1,8 @@
-"""Command-line interface of ``ifm-analysis``: thin commands that parse, validate and call the library."""
+"""Command-line interface of ``ifm-analysis``: thin commands that parse, validate and call the library.
+
+The figure, video and dump modules (PyTorch, matplotlib, scikit-learn, imageio) are imported inside the
+commands, so ``--help`` starts fast.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from instanceformer.analysis.categories import category_names, names_from_dataset
-from instanceformer.analysis.curves import read_run_curves, write_curves_figure
-from instanceformer.analysis.dumps import load_dump
-from instanceformer.analysis.embedding_plot import write_embedding_figure
-from instanceformer.analysis.frames import locate_frames
-from instanceformer.analysis.overlay_video import ground_truth_tracks, predicted_tracks, write_overlay_video
-from instanceformer.analysis.progress import frame_progress, spinner
-from instanceformer.analysis.refpoint_plot import write_reference_point_figures
-from instanceformer.analysis.sampling_plot import write_sampling_figures
 from instanceformer.core.cli import create_app, run_app
 from instanceformer.core.errors import UserError
-from instanceformer.core.formats import load_annotations, load_results
+from instanceformer.core.runtime.progress import spinner, timed_progress_bar
 
 app = create_app(
     "ifm-analysis",
@@ -38,6 +33,8 @@ _EVERY_HELP = "With a video file as --frames: keep every K-th frame (as 'ifm-inf
 
 
 def _optional_annotations(path: Path | None):
+    from instanceformer.core.formats import load_annotations
+
     return load_annotations(path) if path is not None else None
 
 
@@ -52,6 +49,10 @@ def tsne(
     categories: str | None = typer.Option(None, "--categories", help=_CATEGORIES_HELP),
 ) -> None:
     """Map instance embeddings to 2-d and measure how well they separate by track."""
+    from instanceformer.analysis.categories import category_names
+    from instanceformer.analysis.dumps import load_dump
+    from instanceformer.analysis.embedding_plot import write_embedding_figure
+
     dump = load_dump(embeddings, "embeddings")
     names = category_names(categories)
     with spinner(f"projecting embeddings ({method})") as progress:
@@ -88,6 +89,12 @@ def refpoints(
     categories: str | None = typer.Option(None, "--categories", help=_CATEGORIES_HELP),
 ) -> None:
     """Draw each kept track's reference points and box per frame, and every track's path over time."""
+    from instanceformer.analysis.categories import category_names, names_from_dataset
+    from instanceformer.analysis.dumps import load_dump
+    from instanceformer.analysis.frames import locate_frames
+    from instanceformer.analysis.refpoint_plot import write_reference_point_figures
+    from instanceformer.core.formats import load_results
+
     dump = load_dump(reference_points, "reference_points")
     dataset = _optional_annotations(annotations)
     results_path = results if results is not None else reference_points.parent / "results.json"
@@ -96,7 +103,7 @@ def refpoints(
     tracks = load_results(results_path) if results_path is not None else None
     video_frames = locate_frames(frames, video, dataset, every)
     names = category_names(categories) or names_from_dataset(dataset)
-    with frame_progress("drawing reference points") as progress:
+    with timed_progress_bar("drawing reference points") as progress:
         task = progress.add_task("frames", total=None)
         written = write_reference_point_figures(
             dump,
@@ -127,10 +134,14 @@ def sampling(
     every: int = typer.Option(1, "--every", help=_EVERY_HELP),
 ) -> None:
     """Draw a track's sampling locations per decoder layer, head and level; marker area ~ weight."""
+    from instanceformer.analysis.dumps import load_dump
+    from instanceformer.analysis.frames import locate_frames
+    from instanceformer.analysis.sampling_plot import write_sampling_figures
+
     dump = load_dump(sampling_locations, "sampling_locations")
     dataset = _optional_annotations(annotations)
     video_frames = locate_frames(frames, video, dataset, every)
-    with frame_progress("drawing sampling locations") as progress:
+    with timed_progress_bar("drawing sampling locations") as progress:
         task = progress.add_task("frames", total=None)
         written = write_sampling_figures(
             dump,
@@ -164,6 +175,15 @@ def video(
     categories: str | None = typer.Option(None, "--categories", help=_CATEGORIES_HELP),
 ) -> None:
     """Write an overlay video of one video's results: masks, track ids, classes and scores."""
+    from instanceformer.analysis.categories import category_names, names_from_dataset
+    from instanceformer.analysis.frames import locate_frames
+    from instanceformer.analysis.overlay_video import (
+        ground_truth_tracks,
+        predicted_tracks,
+        write_overlay_video,
+    )
+    from instanceformer.core.formats import load_results
+
     if gt is not None and annotations is not None:
         raise UserError("--gt and --annotations: give one (the ground-truth file also names the frames)")
     predictions = load_results(results)
@@ -177,7 +197,7 @@ def video(
         ground_truth = ground_truth_tracks(dataset.tracks_of(video_id))
     video_frames = locate_frames(frames, video_id, dataset, every)
     names = category_names(categories) or names_from_dataset(dataset)
-    with frame_progress("writing the overlay video") as progress:
+    with timed_progress_bar("writing the overlay video") as progress:
         task = progress.add_task("frames", total=len(video_frames))
         written = write_overlay_video(
             video_frames,
@@ -212,6 +232,8 @@ def curves(
     log_loss: bool = typer.Option(True, "--log-loss/--linear-loss", help="Logarithmic loss axis."),
 ) -> None:
     """Plot loss terms, learning rates and validation metrics over steps; several runs overlaid."""
+    from instanceformer.analysis.curves import read_run_curves, write_curves_figure
+
     loaded = [read_run_curves(run) for run in runs]
     plotted = write_curves_figure(loaded, out, patterns=series, log_loss=log_loss)
     Console().print(f"{len(loaded)} run(s), {len(plotted)} series -> {out}")

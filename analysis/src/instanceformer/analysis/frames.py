@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats import VideoDataset
+from instanceformer.core.runtime.video import VideoReader
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -116,39 +117,27 @@ def _annotated_frames(frames: Path, video_id: int, dataset: VideoDataset) -> Vid
 
 
 def _video_file(path: Path, every: int) -> VideoFrames:
-    import imageio.v2 as imageio
-
-    try:
-        reader = imageio.get_reader(path, format="FFMPEG")
-        try:
-            total = reader.count_frames()
-        finally:
-            reader.close()
-    except (OSError, RuntimeError) as problem:
-        raise UserError(
-            f"{path}: expected a readable video file ({' '.join(str(problem).split())})"
-        ) from None
+    with VideoReader(path) as video:
+        total = video.count_frames()
     return VideoFrames(
         description=str(path), video_file=path, every=every, num_frames=(total + every - 1) // every
     )
 
 
 def _video_file_frames(path: Path, every: int, wanted: list[int]) -> Iterator[tuple[int, np.ndarray]]:
-    import imageio.v2 as imageio
-
     if not wanted:
         return
     remaining = iter(wanted)
     target = next(remaining)
-    reader = imageio.get_reader(path, format="FFMPEG")
+    video = VideoReader(path)
     try:
-        for source_index, image in enumerate(reader):
+        for source_index, image in enumerate(video.frames()):
             if source_index % every:
                 continue
             if source_index // every == target:
-                yield target, np.asarray(image)[..., :3]
+                yield target, image
                 target = next(remaining, None)
                 if target is None:
                     return
     finally:
-        reader.close()
+        video.close()

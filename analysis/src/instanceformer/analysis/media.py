@@ -6,29 +6,17 @@ import contextlib
 import io
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from instanceformer.analysis.overlay import with_banner
-from instanceformer.core.io import atomic_path, write_bytes_atomic
+from instanceformer.core.io import write_bytes_atomic
+from instanceformer.core.runtime.video import media_path, mp4_writer
 
 SHEET_TILE_WIDTH = 320
-
-
-@contextlib.contextmanager
-def media_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temporary path with the destination's suffix (writers pick the format by it); renamed on success."""
-    destination = Path(destination)
-    with atomic_path(destination) as temporary:
-        media = temporary.parent / f"{temporary.stem}{destination.suffix}"
-        try:
-            yield media
-            os.replace(media, temporary)
-        finally:
-            media.unlink(missing_ok=True)
 
 
 def write_png(image: np.ndarray, destination: str | os.PathLike[str]) -> Path:
@@ -55,27 +43,15 @@ class VideoWriters:
 
     def __init__(self, mp4_path: Path, gif_path: Path | None, fps: float):
         self._stack = contextlib.ExitStack()
-        import imageio.v2 as imageio
-
-        self._writers = []
-        mp4_temporary = self._stack.enter_context(media_path(mp4_path))
-        self._writers.append(
-            imageio.get_writer(
-                mp4_temporary,
-                format="FFMPEG",
-                mode="I",
-                fps=fps,
-                codec="libx264",
-                pixelformat="yuv420p",
-                macro_block_size=2,
-                ffmpeg_log_level="error",
-            )
-        )
+        self._writers = [self._stack.enter_context(mp4_writer(mp4_path, fps))]
         if gif_path is not None:
+            import imageio.v2 as imageio
+
             gif_temporary = self._stack.enter_context(media_path(gif_path))
-            self._writers.append(
-                imageio.get_writer(gif_temporary, format="GIF", mode="I", duration=1000.0 / fps, loop=0)
+            gif_writer = imageio.get_writer(
+                gif_temporary, format="GIF", mode="I", duration=1000.0 / fps, loop=0
             )
+            self._writers.append(self._stack.enter_context(contextlib.closing(gif_writer)))
 
     def append(self, frame: np.ndarray) -> None:
         """Append one ``[height, width, 3]`` uint8 frame (even height and width) to every writer."""
@@ -86,8 +62,6 @@ class VideoWriters:
         return self
 
     def __exit__(self, kind, value, traceback) -> None:
-        for writer in self._writers:
-            writer.close()
         self._stack.__exit__(kind, value, traceback)
 
 

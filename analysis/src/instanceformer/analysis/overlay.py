@@ -1,70 +1,14 @@
-"""Drawing predicted or ground-truth masks with ids, classes and scores over a frame (pixels, no plots)."""
+"""Composing overlay frames: a title strip, two frames side by side, even sizes for H.264.
+
+The masks themselves are drawn by :func:`instanceformer.core.runtime.overlay.draw_masks`.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from instanceformer.analysis.palette import color_of_uint8
-
-MASK_OPACITY = 0.45
 BANNER_HEIGHT = 14
-
-
-@dataclass(frozen=True)
-class MaskLabel:
-    """One object to draw on a frame.
-
-    Attributes:
-        mask: ``[height, width]`` bool.
-        color_key: the key of its colour (the track id).
-        text: the label, e.g. ``"#3 giraffe 0.91"``.
-    """
-
-    mask: np.ndarray
-    color_key: int
-    text: str
-
-
-def _boundary(mask: np.ndarray) -> np.ndarray:
-    """``[height, width]`` bool: mask pixels with a 4-neighbour outside the mask."""
-    padded = np.pad(mask, 1, constant_values=False)
-    interior = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
-    return mask & ~interior
-
-
-def draw_masks(frame: np.ndarray, labels: Sequence[MaskLabel]) -> np.ndarray:
-    """Blend masks, outline them and write their labels.
-
-    Args:
-        frame: ``[height, width, 3]`` uint8 RGB.
-        labels: the objects, drawn in order (later ones on top).
-
-    Returns:
-        A new ``[height, width, 3]`` uint8 RGB image.
-    """
-    canvas = frame.astype(np.float32)  # [height, width, 3]
-    for label in labels:
-        color = np.array(color_of_uint8(label.color_key), dtype=np.float32)
-        canvas[label.mask] = (1 - MASK_OPACITY) * canvas[label.mask] + MASK_OPACITY * color
-        canvas[_boundary(label.mask)] = color
-    image = Image.fromarray(canvas.clip(0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
-    for label in labels:
-        rows, columns = np.nonzero(label.mask)
-        if rows.size == 0:
-            continue
-        left, top = int(columns.min()), int(rows.min())
-        text_box = draw.textbbox((left, top), label.text, font=font)
-        top = max(0, top - (text_box[3] - text_box[1]) - 2)
-        text_box = draw.textbbox((left, top), label.text, font=font)
-        draw.rectangle(text_box, fill=color_of_uint8(label.color_key))
-        draw.text((left, top), label.text, fill=(0, 0, 0), font=font)
-    return np.asarray(image)
 
 
 def with_banner(frame: np.ndarray, text: str) -> np.ndarray:

@@ -12,9 +12,10 @@ import numpy as np
 from instanceformer.analysis.categories import category_label
 from instanceformer.analysis.frames import VideoFrames
 from instanceformer.analysis.media import VideoWriters, contact_sheet, write_png
-from instanceformer.analysis.overlay import MaskLabel, draw_masks, pad_to_even, side_by_side, with_banner
+from instanceformer.analysis.overlay import pad_to_even, side_by_side, with_banner
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats import Track, TrackResult, decode_segmentation
+from instanceformer.core.runtime.overlay import MaskLabel, draw_masks
 
 
 @dataclass(frozen=True)

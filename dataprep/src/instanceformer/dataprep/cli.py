@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from instanceformer.core.cli import create_app, run_app
@@ -15,13 +15,9 @@ from instanceformer.core.errors import UserError
 from instanceformer.core.formats import load_annotations, write_annotations
 from instanceformer.core.formats.coco import load_coco_annotations, write_coco_annotations
 from instanceformer.core.io import write_json_atomic
-from instanceformer.dataprep import reports
-from instanceformer.dataprep.check import check_dataset, write_check_manifest
+from instanceformer.core.runtime.progress import timed_progress_bar
 from instanceformer.dataprep.coco_keep import COCO_KEEP_TARGETS, keep_coco_for_target
-from instanceformer.dataprep.import_video import import_video
 from instanceformer.dataprep.kinds import DATASET_KINDS
-from instanceformer.dataprep.split import split_videos
-from instanceformer.dataprep.stats import compute_stats
 from instanceformer.dataprep.synth import (
     SHAPE_KINDS,
     SynthSpec,
@@ -76,14 +72,7 @@ def synth(
         seed=seed,
     )
     console = Console()
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with _progress_bar(console) as bar:
         task = bar.add_task("videos", total=spec.train_videos + spec.valid_videos)
 
         def advance(split: str, done: int, total: int) -> None:
@@ -122,15 +111,8 @@ def _megabytes(num_bytes: int) -> str:
 
 
 def _progress_bar(console: Console) -> Progress:
-    """The progress bar the commands share (removed from the screen when done)."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+    """The progress bar the commands share, titled by its task (removed from the screen when done)."""
+    return timed_progress_bar("[bold]{task.description}", console=console)
 
 
 @app.command("check")
@@ -150,6 +132,9 @@ def check(
     seed: int = typer.Option(0, "--seed", help="Seed of the frame sample."),
 ) -> None:
     """Validate an annotation file and its frames; write manifest.json beside the file."""
+    from instanceformer.dataprep import reports
+    from instanceformer.dataprep.check import check_dataset, write_check_manifest
+
     if kind is not None and kind not in DATASET_KINDS:
         raise UserError(f"--kind: expected one of {', '.join(DATASET_KINDS)}, got {kind!r}")
     if sample < 0:
@@ -184,6 +169,8 @@ def coco_keep(
     out: Path = typer.Option(..., "--out", help="Output COCO annotation file."),
 ) -> None:
     """Keep the COCO annotations of the target's categories, remapped to the target's ids."""
+    from instanceformer.dataprep import reports
+
     if target not in COCO_KEEP_TARGETS:
         raise UserError(f"--target: expected one of {', '.join(COCO_KEEP_TARGETS)}, got {target!r}")
     console = Console()
@@ -202,6 +189,9 @@ def split(
     out_dir: Path = typer.Option(..., "--out-dir", help="Folder for instances_{train,val}_sub.json."),
 ) -> None:
     """Split a training file by video into instances_train_sub.json and instances_val_sub.json."""
+    from instanceformer.dataprep import reports
+    from instanceformer.dataprep.split import split_videos
+
     console = Console()
     with console.status(f"reading {annotations}"):
         dataset = load_annotations(annotations)
@@ -227,6 +217,9 @@ def import_video_command(
     ),
 ) -> None:
     """Turn a video or a folder of frames into an unannotated YouTube-VIS dataset."""
+    from instanceformer.dataprep import reports
+    from instanceformer.dataprep.import_video import import_video
+
     console = Console()
     with _progress_bar(console) as bar:
         task = bar.add_task("frames", total=None)
@@ -248,6 +241,8 @@ def stats(
     out: Path = typer.Option(..., "--out", help="Folder for stats.json and the PNG plots."),
 ) -> None:
     """Describe a dataset: categories, video lengths, object sizes, occlusion; tables and PNG plots."""
+    from instanceformer.dataprep import reports
+    from instanceformer.dataprep.stats import compute_stats
     from instanceformer.dataprep.stats_plots import write_stats_plots  # loads matplotlib: only here
 
     console = Console()

@@ -13,14 +13,13 @@ import leaves the previous annotation file valid.
 from __future__ import annotations
 
 import io
-import math
 import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats import (
@@ -33,13 +32,13 @@ from instanceformer.core.formats import (
     write_annotations,
 )
 from instanceformer.core.io import write_bytes_atomic
+from instanceformer.core.runtime.image_folder import image_files, read_rgb_image
+from instanceformer.core.runtime.video import VideoReader
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 JPEG_QUALITY = 95
 ANNOTATION_FILE = Path("annotations") / "instances.json"
 FRAME_FOLDER = "JPEGImages"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
-_NUMBER_PATTERN = re.compile(r"(\d+)")
 
 FrameStream = Generator[tuple[int, np.ndarray], None, None]
 """``(source frame index, [height, width, 3] uint8 RGB)`` pairs, decoded as they are consumed."""
@@ -61,64 +60,37 @@ class ImportSummary:
     source_frames: int | None  # frames of the source (a video's from its metadata; None if unknown)
 
 
-def _natural_key(path: Path) -> list[object]:
-    """Sort key that orders ``frame2`` before ``frame10``."""
-    return [int(part) if part.isdigit() else part.lower() for part in _NUMBER_PATTERN.split(path.name)]
-
-
 def _folder_frames(folder: Path, every: int) -> tuple[FrameStream, int]:
     """Every ``every``-th image file of a folder in natural name order, decoded only when reached.
 
     Returns an iterator of ``(index, [height, width, 3] uint8)`` and the number of image files.
     """
-    files = sorted(
-        (path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES),
-        key=_natural_key,
-    )
-    if not files:
-        raise UserError(f"{folder}: expected image files ({', '.join(IMAGE_SUFFIXES)}), found none")
+    files = image_files(folder)
 
     def frames() -> FrameStream:
         for index in range(0, len(files), every):
-            try:
-                with Image.open(files[index]) as image:
-                    pixels = np.asarray(image.convert("RGB"))
-            except (UnidentifiedImageError, OSError) as problem:
-                raise UserError(
-                    f"{files[index]}: expected a readable image ({' '.join(str(problem).split())})"
-                ) from None
-            yield index, pixels
+            yield index, read_rgb_image(files[index])
 
     return frames(), len(files)
 
 
 def _video_frames(path: Path, every: int) -> tuple[FrameStream, int | None]:
-    """Every ``every``-th frame of a video file (imageio with its ffmpeg plugin), and the number of frames
-    its metadata announces (None when it does not).
+    """Every ``every``-th frame of a video file, and the number of frames its metadata announces (None
+    when it does not).
 
     Returns an iterator of ``(index, [height, width, 3] uint8)``; the video is decoded as it is consumed.
     """
-    import imageio.v2 as imageio
-
-    try:
-        reader = imageio.get_reader(path, format="FFMPEG")
-        metadata = reader.get_meta_data()
-    except (OSError, RuntimeError, ValueError) as problem:
-        raise UserError(
-            f"{path}: expected a video file ffmpeg can read ({' '.join(str(problem).split())})"
-        ) from None
-    duration, fps = metadata.get("duration"), metadata.get("fps")
-    estimate = round(duration * fps) if duration and fps and math.isfinite(duration * fps) else None
+    video = VideoReader(path)
 
     def frames() -> FrameStream:
         try:
-            for index, frame in enumerate(reader):
+            for index, frame in enumerate(video.frames()):
                 if index % every == 0:
-                    yield index, np.asarray(frame)[..., :3]
+                    yield index, frame
         finally:
-            reader.close()
+            video.close()
 
-    return frames(), estimate
+    return frames(), video.estimated_frames
 
 
 def _existing_dataset(annotation_file: Path) -> VideoDataset | None:

@@ -7,11 +7,8 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from instanceformer.core.cli import create_app, run_app
-from instanceformer.core.io import write_json_atomic
-from instanceformer.core.metrics import evaluate_files, metrics_table
 from instanceformer.infer.commands import dataset_command, merge_command, video_command
 
 app = create_app(
@@ -26,14 +23,11 @@ def evaluate(
     json_path: Path | None = typer.Option(None, "--json", help="Also write the metrics to this JSON file."),
 ) -> None:
     """Evaluate results with the YouTube-VIS / OVIS metric (AP, AR; occlusion AP for OVIS)."""
-    progress_bar = Progress(
-        TextColumn("evaluating videos"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
+    from instanceformer.core.io import write_json_atomic
+    from instanceformer.core.metrics import evaluate_files, metrics_table
+    from instanceformer.core.runtime.progress import timed_progress_bar
+
+    progress_bar = timed_progress_bar("evaluating videos")
     with progress_bar:
         task = progress_bar.add_task("evaluate", total=None)
         metrics = evaluate_files(

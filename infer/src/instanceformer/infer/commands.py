@@ -1,4 +1,7 @@
-"""The ``dataset``, ``video`` and ``merge`` commands of ``ifm-infer`` (thin: parse, validate, call)."""
+"""The ``dataset``, ``video`` and ``merge`` commands of ``ifm-infer`` (thin: parse, validate, call).
+
+PyTorch, the model and the metrics are imported inside the commands, so ``--help`` starts fast.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-
-from instanceformer.core.engine import OnlineEngine, load_run_model
-from instanceformer.core.formats.class_index import ClassIndex
-from instanceformer.core.metrics import metrics_table
-from instanceformer.infer.categories import run_categories
-from instanceformer.infer.dataset_run import run_dataset
-from instanceformer.infer.frame_sources import open_frame_source
-from instanceformer.infer.progress import RateMeter, inference_progress
-from instanceformer.infer.sharding import merge_shards, parse_shard
-from instanceformer.infer.video_inference import infer_video
 
 _RUN_HELP = "Run folder: the model is rebuilt from RUN/config.yaml (--run-folder: the same, for torchrun)."
 _CHECKPOINT_HELP = "Checkpoint file (default RUN/checkpoints/last.pt)."
@@ -39,6 +32,10 @@ def dataset_command(
 
     Under torchrun each process takes one shard of the videos and rank 0 writes the merged folder.
     """
+    from instanceformer.core.metrics import metrics_table
+    from instanceformer.infer.dataset_run import run_dataset
+    from instanceformer.infer.sharding import parse_shard
+
     shard_spec = parse_shard(shard) if shard is not None else None
     summary = run_dataset(
         run,
@@ -81,6 +78,13 @@ def video_command(
     device: str | None = typer.Option(None, "--device", help=_DEVICE_HELP),
 ) -> None:
     """Track the objects of one video: results.json (video id 1) and an overlay mp4, in a single pass."""
+    from instanceformer.core.engine import OnlineEngine, load_run_model
+    from instanceformer.core.formats.class_index import ClassIndex
+    from instanceformer.infer.categories import run_categories
+    from instanceformer.infer.frame_sources import open_frame_source
+    from instanceformer.infer.progress import RateMeter, inference_progress
+    from instanceformer.infer.video_inference import infer_video
+
     frame_source = open_frame_source(source, every=every, max_frames=max_frames, size=size, fps=fps)
     loaded = load_run_model(run, checkpoint, device)
     class_list = run_categories(loaded.config, categories)
@@ -114,6 +118,9 @@ def merge_command(
     out: Path = typer.Option(..., "--out", help="Merged output folder."),
 ) -> None:
     """Merge the output folders of 'ifm-infer dataset --shard i/n' runs (metrics when the file has GT)."""
+    from instanceformer.core.metrics import metrics_table
+    from instanceformer.infer.sharding import merge_shards
+
     merged = merge_shards(folders, out)
     console = Console()
     console.print(f"{len(folders)} shards, {len(merged.tracks)} tracks -> {out}")

@@ -8,17 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from instanceformer.core.engine import LoadedModel, OnlineEngine, VideoResult, load_run_model
+from instanceformer.core.engine.distributed import destroy_process_group, init_process_group
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats import TrackResult, load_annotations
 from instanceformer.core.formats.class_index import ClassIndex
+from instanceformer.core.runtime.process import process_info
 from instanceformer.infer.dataset_inference import infer_videos
-from instanceformer.infer.distributed import (
-    distributed_context,
-    gather_to_main,
-    rank_device,
-    start_process_group,
-    stop_process_group,
-)
+from instanceformer.infer.distributed import gather_to_main, rank_device
 from instanceformer.infer.outputs import order_by_dataset, write_outputs
 from instanceformer.infer.progress import RateMeter, inference_progress
 from instanceformer.infer.sharding import ShardSpec, write_shard_file
@@ -67,22 +63,22 @@ def run_dataset(
     whole folder; with ``shard`` the folder holds that shard and ``shard.json`` for ``ifm-infer merge``.
     Metrics are computed when the file has ground truth and the folder covers every video.
     """
-    context = distributed_context()
-    if context.is_distributed and shard is not None:
+    info = process_info()
+    if info.is_distributed and shard is not None:
         raise UserError("--shard: not allowed under torchrun (each rank already takes its own shard)")
     dataset = load_annotations(annotations)
     class_index = ClassIndex.from_categories(dataset.categories)
-    start_process_group(context)
+    init_process_group(info)
     try:
-        loaded = load_run_model(run, checkpoint, rank_device(context, device))
+        loaded = load_run_model(run, checkpoint, rank_device(info, device))
         class_index.require_num_classes(loaded.config.model.num_classes, str(annotations))
         engine = build_engine(loaded, class_index, analysis)
-        chosen = ShardSpec(context.rank, context.world_size) if context.is_distributed else shard
+        chosen = ShardSpec(info.rank, info.world_size) if info.is_distributed else shard
         videos = chosen.select(dataset.videos) if chosen is not None else list(dataset.videos)
-        results, meter = _infer_with_progress(engine, videos, frames, show_progress and context.is_main)
-        gathered = gather_to_main(context, results)
+        results, meter = _infer_with_progress(engine, videos, frames, show_progress and info.is_main)
+        gathered = gather_to_main(info, results)
     finally:
-        stop_process_group()
+        destroy_process_group()
     if gathered is None:
         return DatasetRunSummary(False, out_dir, (), None, len(videos), meter.frames, meter.elapsed(), chosen)
     ordered = order_by_dataset([result for part in gathered for result in part], dataset)

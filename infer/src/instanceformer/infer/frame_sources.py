@@ -16,15 +16,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from instanceformer.core.errors import UserError
+from instanceformer.core.runtime.image_folder import image_files, read_rgb_image
+from instanceformer.core.runtime.video import VideoReader
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 STDIN_NAME = "-"
 DEFAULT_FPS = 10.0
 _SIZE_PATTERN = re.compile(r"^(\d+)x(\d+)$")
-_DIGITS = re.compile(r"(\d+)")
 
 
 @dataclass
@@ -44,47 +43,13 @@ def parse_frame_size(text: str) -> tuple[int, int]:
     return int(match.group(2)), int(match.group(1))
 
 
-def _natural_key(path: Path) -> list[object]:
-    return [int(part) if part.isdigit() else part.lower() for part in _DIGITS.split(path.name)]
-
-
-def _read_image(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as problem:
-        raise UserError(f"{path}: expected a readable image ({' '.join(str(problem).split())})") from None
-
-
 def _folder_frames(folder: Path) -> Iterator[np.ndarray]:
-    files = sorted(
-        (path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES),
-        key=_natural_key,
-    )
-    if not files:
-        raise UserError(f"{folder}: expected image files ({', '.join(IMAGE_SUFFIXES)}), found none")
-    return (_read_image(path) for path in files)
+    return (read_rgb_image(path) for path in image_files(folder))
 
 
 def _video_frames(path: Path) -> tuple[Iterator[np.ndarray], float]:
-    import imageio.v2 as imageio
-
-    try:
-        reader = imageio.get_reader(path, format="FFMPEG")
-        fps = float(reader.get_meta_data().get("fps") or DEFAULT_FPS)
-    except (OSError, RuntimeError, ValueError) as problem:
-        raise UserError(
-            f"{path}: expected a video file ffmpeg can read ({' '.join(str(problem).split())})"
-        ) from None
-
-    def frames() -> Iterator[np.ndarray]:
-        try:
-            for frame in reader:
-                yield np.asarray(frame)[..., :3]
-        finally:
-            reader.close()
-
-    return frames(), fps
+    video = VideoReader(path)
+    return video.frames(), video.fps or DEFAULT_FPS
 
 
 def raw_frames(stream: BinaryIO, height: int, width: int) -> Iterator[np.ndarray]:

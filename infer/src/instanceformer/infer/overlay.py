@@ -1,31 +1,37 @@
-"""Drawing tracks over frames: coloured masks, track ids, class names and scores."""
+"""The overlay of ``ifm-infer video``: the frame's leading tracks with their query, class and score."""
 
 from __future__ import annotations
 
-import colorsys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
-from instanceformer.core.engine import FrameReport
+from instanceformer.core.runtime.overlay import MaskLabel, draw_masks
 
-MASK_OPACITY = 0.5
-_GOLDEN_RATIO = 0.618033988749895
+if TYPE_CHECKING:
+    from instanceformer.core.engine import FrameReport
 
 
-def track_colour(track_id: int) -> tuple[int, int, int]:
-    """A bright RGB colour for a track id (the same id gets the same colour in every frame)."""
-    hue = (track_id * _GOLDEN_RATIO) % 1.0
-    red, green, blue = colorsys.hsv_to_rgb(hue, 0.75, 1.0)
-    return round(red * 255), round(green * 255), round(blue * 255)
+def leader_labels(report: FrameReport, class_names: Sequence[str]) -> list[MaskLabel]:
+    """The labels of the leading tracks whose query is among the frame's candidates, in leader order.
+
+    A track is labelled ``#<query> <class> <score>`` and keyed by its query; empty masks are left out.
+    """
+    positions = {query: position for position, query in enumerate(report.queries.tolist())}
+    labels = []
+    for query, class_index, score in report.leaders:
+        position = positions.get(query)
+        if position is None:
+            continue
+        mask = report.masks[position].numpy()  # [H, W] bool
+        if mask.any():
+            labels.append(MaskLabel(mask, query, f"#{query} {class_names[class_index]} {score:.2f}"))
+    return labels
 
 
 def draw_overlay(frame: np.ndarray, report: FrameReport, class_names: Sequence[str]) -> np.ndarray:
-    """The frame with the leading tracks of ``report`` drawn on it.
-
-    A track is drawn when its query is among the frame's candidates: its mask is blended in the track's
-    colour and a label ``#<query> <class> <score>`` is written at the mask's top-left corner.
+    """The frame with the leading tracks of ``report`` drawn on it (see :func:`leader_labels`).
 
     Args:
         frame: ``[height, width, 3]`` uint8 RGB.
@@ -35,27 +41,4 @@ def draw_overlay(frame: np.ndarray, report: FrameReport, class_names: Sequence[s
     Returns:
         ``[height, width, 3]`` uint8 RGB.
     """
-    canvas = frame.astype(np.float32)
-    positions = {query: position for position, query in enumerate(report.queries.tolist())}
-    labels = []
-    for query, class_index, score in report.leaders:
-        position = positions.get(query)
-        if position is None:
-            continue
-        mask = report.masks[position].numpy()  # [H, W] bool
-        if not mask.any():
-            continue
-        colour = np.array(track_colour(query), dtype=np.float32)
-        canvas[mask] = canvas[mask] * (1.0 - MASK_OPACITY) + colour * MASK_OPACITY
-        rows, columns = np.nonzero(mask)
-        labels.append(
-            (int(columns.min()), int(rows.min()), f"#{query} {class_names[class_index]} {score:.2f}", query)
-        )
-    image = Image.fromarray(canvas.round().clip(0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
-    for left, top, text, query in labels:
-        box = draw.textbbox((left, top), text, font=font)
-        draw.rectangle(box, fill=track_colour(query))
-        draw.text((left, top), text, fill=(0, 0, 0), font=font)
-    return np.asarray(image)
+    return draw_masks(frame, leader_labels(report, class_names))

@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import time
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from instanceformer.core.runtime.progress import progress_bar
 
 
 def inference_progress(description: str) -> Progress:
     """A progress bar on stderr whose task has a ``rates`` field (see :class:`RateMeter`)."""
-    return Progress(
-        TextColumn(description),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rates]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
+    return progress_bar(
+        description, TextColumn("{task.fields[rates]}"), TimeElapsedColumn(), TimeRemainingColumn()
     )
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ import torch
 from instanceformer.core.engine import OnlineEngine, PreparedFrame, VideoResult, write_analysis
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats import write_results_json
+from instanceformer.core.runtime.video import mp4_writer
 from instanceformer.infer.frame_sources import FrameSource
 from instanceformer.infer.outputs import RESULTS_JSON
 from instanceformer.infer.overlay import draw_overlay
@@ -50,39 +49,6 @@ def _prepared(engine: OnlineEngine, source: FrameSource) -> Iterator[tuple[np.nd
         yield frame, engine.prepare(tensor)
 
 
-@contextlib.contextmanager
-def _atomic_video_path(destination: Path) -> Iterator[Path]:
-    """A temporary ``.mp4`` path beside ``destination``, renamed onto it on success and removed on error
-    (the ffmpeg plugin picks its format by suffix, so the temporary file keeps ``.mp4``)."""
-    handle, name = tempfile.mkstemp(
-        prefix=f".{destination.stem}.", suffix=destination.suffix, dir=destination.parent
-    )
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        yield temporary
-        os.replace(temporary, destination)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def _open_writer(path: Path, fps: float):
-    """An H.264 mp4 writer (imageio's ffmpeg plugin); the path may have any suffix."""
-    import imageio.v2 as imageio
-
-    return imageio.get_writer(
-        path,
-        format="FFMPEG",
-        mode="I",
-        fps=fps,
-        codec="libx264",
-        pixelformat="yuv420p",
-        macro_block_size=2,
-        ffmpeg_log_level="error",
-    )
-
-
 def infer_video(
     engine: OnlineEngine,
     source: FrameSource,
@@ -111,20 +77,15 @@ def infer_video(
     overlay_path = out_dir / OVERLAY_FILE if overlay else None
     stream = engine.start(VIDEO_ID)
     started = time.perf_counter()
-    target = _atomic_video_path(overlay_path) if overlay_path is not None else contextlib.nullcontext(None)
-    with target as temporary:
-        writer = _open_writer(temporary, source.fps) if temporary is not None else None
-        try:
-            with Prefetcher(lambda: _prepared(engine, source), depth=PREFETCH_FRAMES) as frames:
-                for frame, prepared in frames:
-                    report = stream.push(prepared)
-                    if writer is not None:
-                        writer.append_data(draw_overlay(frame, report, class_names))
-                    if on_frame is not None:
-                        on_frame(stream.num_frames)
-        finally:
-            if writer is not None:
-                writer.close()
+    writing = mp4_writer(overlay_path, source.fps) if overlay_path is not None else contextlib.nullcontext()
+    with writing as writer:
+        with Prefetcher(lambda: _prepared(engine, source), depth=PREFETCH_FRAMES) as frames:
+            for frame, prepared in frames:
+                report = stream.push(prepared)
+                if writer is not None:
+                    writer.append_data(draw_overlay(frame, report, class_names))
+                if on_frame is not None:
+                    on_frame(stream.num_frames)
         if stream.num_frames == 0:
             raise UserError(f"{source.name}: expected at least one frame, found none")
     result = stream.finish()

@@ -1,7 +1,8 @@
 """Command-line interface of ``ifm-train``: ``run`` (video training) and ``pretrain`` (COCO pseudo-videos).
 
 Both accept ``--nproc-per-node N`` to start N processes on this node through PyTorch's elastic launcher;
-under ``torchrun`` (multi-node, SLURM) the same command runs as one process of the group.
+under ``torchrun`` (multi-node, SLURM) the same command runs as one process of the group. PyTorch and the
+trainer are imported inside the commands, so ``--help`` starts fast.
 """
 
 from __future__ import annotations
@@ -9,18 +10,19 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from instanceformer.core.cli import create_app, run_app
 from instanceformer.core.config import Config, load_config
 from instanceformer.core.errors import UserError
-from instanceformer.train.distributed import launched_by_torchrun, process_info
-from instanceformer.train.launcher import launch_local_workers
-from instanceformer.train.trainer import TrainOptions, TrainSummary, train
-from instanceformer.train.validation import HeldOutValidation
+from instanceformer.core.runtime.process import launched_by_torchrun, process_info
+from instanceformer.core.runtime.progress import progress_bar
+
+if TYPE_CHECKING:
+    from instanceformer.train.trainer import TrainOptions, TrainSummary
 
 app = create_app("ifm-train", "instanceformer-train", "Train InstanceFormer models and manage run folders.")
 
@@ -108,6 +110,8 @@ class TrainCommand:
 
     def train_options(self) -> TrainOptions:
         """The trainer's options for this process."""
+        from instanceformer.train.trainer import TrainOptions
+
         return TrainOptions(
             out=self.out,
             resume=self.resume,
@@ -145,8 +149,13 @@ def _execute(request: TrainCommand) -> None:
     if request.nproc_per_node > 1:
         if launched_by_torchrun():
             raise UserError("--nproc-per-node: already running under torchrun; pass its options instead")
+        from instanceformer.train.launcher import launch_local_workers
+
         launch_local_workers(request.nproc_per_node, request.worker_arguments())
         return
+    from instanceformer.train.trainer import train
+    from instanceformer.train.validation import HeldOutValidation
+
     validation = HeldOutValidation(config) if config.train.validate_every is not None else None
     _report(train(config, request.train_options(), validation))
 
@@ -228,13 +237,7 @@ def loader_speed_command(
 
     config = load_config(preset, list(overrides))
     console = Console()
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with progress_bar("[bold]{task.description}", console=console) as bar:
         task = bar.add_task("worker counts", total=len(workers))
         results = measure_loader_speed(
             config,

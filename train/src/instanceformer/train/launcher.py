@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-
 from instanceformer.core.errors import UserError
 
 
@@ -27,6 +25,7 @@ def launch_local_workers(nproc_per_node: int, worker_arguments: Sequence[str]) -
         UserError: when a process fails (its own error message is printed by that process).
     """
     from torch.distributed import run as elastic_run
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
     try:
         elastic_run.main(launcher_arguments(nproc_per_node, worker_arguments))

@@ -1,4 +1,4 @@
-"""Device and mixed-precision choice: bf16 autocast on CUDA by default, fp32 on CPU unless asked."""
+"""Mixed-precision choice: bf16 autocast on CUDA by default, fp32 on CPU unless asked."""
 
 from __future__ import annotations
 
@@ -11,25 +11,6 @@ from instanceformer.core.config import TrainConfig
 from instanceformer.core.errors import ConfigError
 
 _AUTOCAST_TYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def resolve_device(train: TrainConfig, local_rank: int = 0) -> torch.device:
-    """The device of this process: ``train.device``, with "auto" meaning CUDA when available.
-
-    Under a multi-GPU launch every process takes the GPU of its local rank.
-    """
-    wanted = train.device
-    if wanted == "auto":
-        wanted = "cuda" if torch.cuda.is_available() else "cpu"
-    if wanted.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"config key 'train.device': expected 'cpu' or 'auto' here, got '{wanted}' (no CUDA)"
-            )
-        if wanted == "cuda":
-            return torch.device("cuda", local_rank % torch.cuda.device_count())
-        return torch.device(wanted)
-    return torch.device("cpu")
 
 
 @dataclass(frozen=True)

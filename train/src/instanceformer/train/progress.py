@@ -5,14 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from instanceformer.core.runtime.progress import progress_bar
 
 SHOWN_TERMS = ("class", "box_l1", "box_giou", "mask_focal", "mask_dice", "contrastive")
 
@@ -22,16 +17,15 @@ class TrainingProgress:
 
     def __init__(self, total_steps: int, completed: int, enabled: bool, console: Console | None = None):
         self.enabled = enabled
-        self.progress = Progress(
-            TextColumn("[bold]train"),
-            BarColumn(),
-            MofNCompleteColumn(),
+        self.progress = progress_bar(
+            "[bold]train",
             TextColumn("epoch {task.fields[epoch]}"),
             TextColumn("{task.fields[status]}"),
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
-            console=console,
+            console=console if console is not None else Console(),
+            transient=False,
             disable=not enabled,
         )
         self.task = self.progress.add_task(

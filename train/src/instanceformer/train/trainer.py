@@ -28,6 +28,7 @@ from instanceformer.core.engine.checkpoints import (
     restore_rng_state,
     save_checkpoint,
 )
+from instanceformer.core.engine.distributed import destroy_process_group, init_process_group
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats.data_paths import resolve_data_paths
 from instanceformer.core.formats.manifest import manifest_path
@@ -36,6 +37,8 @@ from instanceformer.core.losses.criterion import normalisation_count
 from instanceformer.core.model import build_model
 from instanceformer.core.model.batch import ClipBatch
 from instanceformer.core.runs import RunFolder
+from instanceformer.core.runtime.device import resolve_device
+from instanceformer.core.runtime.process import ProcessInfo, process_info
 from instanceformer.train import distributed
 from instanceformer.train.accumulation import accumulation_steps, micro_batch_weights
 from instanceformer.train.checkpointing import (
@@ -48,7 +51,7 @@ from instanceformer.train.checkpointing import (
 from instanceformer.train.data.loader import build_train_dataset, build_train_loader
 from instanceformer.train.initialisation import InitReport, initialise_from
 from instanceformer.train.optimizer import build_optimizer
-from instanceformer.train.precision import PrecisionPolicy, resolve_device
+from instanceformer.train.precision import PrecisionPolicy
 from instanceformer.train.progress import TrainingProgress
 from instanceformer.train.schedule import ScheduledLearningRate, rate_multiplier, total_steps
 
@@ -111,7 +114,7 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _create_run_folder(config: Config, options: TrainOptions, info: distributed.ProcessInfo) -> RunFolder:
+def _create_run_folder(config: Config, options: TrainOptions, info: ProcessInfo) -> RunFolder:
     """Rank 0 creates (or reopens) the run folder; a refusal reaches every process as the same error."""
     problem = None
     if info.is_main:
@@ -134,7 +137,7 @@ def _create_run_folder(config: Config, options: TrainOptions, info: distributed.
     return RunFolder(options.out)
 
 
-def _resume_point(run: RunFolder, info: distributed.ProcessInfo) -> ResumePoint | None:
+def _resume_point(run: RunFolder, info: ProcessInfo) -> ResumePoint | None:
     """The checkpoint to continue from: rank 0 tidies the folder and chooses, every process loads it."""
     chosen = None
     if info.is_main:
@@ -155,11 +158,11 @@ class Trainer:
         self.config = config
         self.options = options
         self.validation = validation
-        self.info = distributed.process_info(options.environ)
-        self.device = resolve_device(config.train, self.info.local_rank)
+        self.info = process_info(options.environ)
+        self.device = resolve_device(config.train.device, self.info.local_rank, setting="train.device")
         self.precision = PrecisionPolicy.from_config(config.train, self.device)
         self.accumulation = accumulation_steps(config.train, self.info.world_size)
-        distributed.init_process_group(self.info, self.device)
+        init_process_group(self.info, self.device)
         self.run = _create_run_folder(config, options, self.info)
         _seed_everything(config.train.seed)
         dataset = build_train_dataset(config, resolve_data_paths(config.data, options.environ))
@@ -174,7 +177,7 @@ class Trainer:
             )
         self.total_steps = total_steps(config.train, self.steps_per_epoch)
         self.model = build_model(config.model).to(self.device).train()
-        if self.info.distributed and self.device.type == "cuda":
+        if self.info.is_distributed and self.device.type == "cuda":
             # trainable BatchNorm (from-scratch backbones) normalises over the global batch, as one process
             self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.criterion = build_criterion(config.loss, config.model)
@@ -194,7 +197,7 @@ class Trainer:
             )
         self.start_step = self.state.step
         self.network: nn.Module = self.model
-        if self.info.distributed:
+        if self.info.is_distributed:
             self.network = DistributedDataParallel(
                 self.model,
                 device_ids=[self.device] if self.device.type == "cuda" else None,
@@ -361,4 +364,4 @@ def train(config: Config, options: TrainOptions, validation: ValidationHook | No
     try:
         return Trainer(config, options, validation).fit()
     finally:
-        distributed.destroy_process_group()
+        destroy_process_group()

@@ -21,7 +21,6 @@ from instanceformer.core.engine.analysis import (
 from instanceformer.core.engine.loading import (
     LoadedModel,
     load_run_model,
-    resolve_device,
     with_infer_overrides,
 )
 from instanceformer.core.engine.masks import masks_at_original_size
@@ -48,7 +47,6 @@ __all__ = [
     "masks_at_original_size",
     "merge_analysis_payloads",
     "prepare_frame",
-    "resolve_device",
     "with_infer_overrides",
     "write_analysis",
 ]
