@@ -6,6 +6,9 @@ for the pairs of tracks of the same category (:mod:`~instanceformer.core.metrics
 predictions are matched greedily, all categories in one pass since tracks of different categories
 never match (:mod:`~instanceformer.core.metrics.matching`). The matches of all videos are then pooled
 per category into COCO-style curves (:mod:`~instanceformer.core.metrics.accumulation`).
+
+:func:`evaluate_results` adds, on request, the association metric sets (HOTA, identity) computed by
+:mod:`~instanceformer.core.metrics.association` in a second pass over the videos.
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ import numpy as np
 from instanceformer.core.formats import TrackResult, Video, VideoDataset
 from instanceformer.core.formats.collector import paused_garbage_collection
 from instanceformer.core.metrics.accumulation import VideoMatches, accumulate
+from instanceformer.core.metrics.association import associate
+from instanceformer.core.metrics.association_summary import hota_summary, identity_summary
 from instanceformer.core.metrics.ground_truth import PreparedGroundTruth, prepare_ground_truth
 from instanceformer.core.metrics.matching import match_predictions
+from instanceformer.core.metrics.metric_sets import DEFAULT_METRIC_SETS, select_metric_sets
 from instanceformer.core.metrics.parameters import MATCHING_THRESHOLDS, MAX_DETECTIONS, Subset
 from instanceformer.core.metrics.result_checks import check_results
 from instanceformer.core.metrics.summary import Evaluation
@@ -161,18 +167,60 @@ def compute_evaluation(
     return Evaluation(category_ids=category_ids, subsets=subsets, precision=precision, recall=recall)
 
 
+def _progress_share(progress: ProgressCallback | None, first: int, total: int) -> ProgressCallback | None:
+    """``progress`` for one of several passes over the videos: videos ``first + 1 ..`` of ``total``."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda done, _: report(first + done, total)
+
+
+@paused_garbage_collection()
 def evaluate_results(
     results: Sequence[TrackResult],
     ground_truth: VideoDataset | PreparedGroundTruth,
     *,
     source: str = "<results>",
     progress: ProgressCallback | None = None,
+    metrics: str | Sequence[str] = DEFAULT_METRIC_SETS,
 ) -> dict[str, float]:
-    """The summary metrics (AP, AP50, ..., fractions in [0, 1], -1 where undefined) of ``results``.
+    """The summary metrics of ``results``: fractions in [0, 1] (-1 where undefined) and integer counts.
 
-    See :func:`compute_evaluation` for the arguments and :class:`Evaluation.summary` for the keys.
+    ``metrics`` selects the metric sets (:mod:`~instanceformer.core.metrics.metric_sets`: ``"ap"``,
+    ``"hota"``, ``"identity"``; names or one comma-separated string); their numbers come in that order
+    (keys: :meth:`Evaluation.summary` for AP, :mod:`~instanceformer.core.metrics.association_summary`
+    for the others). With several sets, ``progress`` counts each pass over the videos, so
+    ``num_videos`` is the number of videos times the number of passes. See :func:`compute_evaluation`
+    for the other arguments and the errors; an unknown metric set raises UserError.
     """
-    return compute_evaluation(results, ground_truth, source=source, progress=progress).summary()
+    selected = select_metric_sets(metrics)
+    if selected == ("ap",):
+        return compute_evaluation(results, ground_truth, source=source, progress=progress).summary()
+    if isinstance(ground_truth, VideoDataset):
+        ground_truth = prepare_ground_truth(ground_truth)
+    num_videos = len(ground_truth.dataset.videos)
+    num_passes = 2 if "ap" in selected else 1
+    summary: dict[str, float] = {}
+    if "ap" in selected:
+        evaluation = compute_evaluation(
+            results,
+            ground_truth,
+            source=source,
+            progress=_progress_share(progress, 0, num_passes * num_videos),
+        )
+        summary.update(evaluation.summary())
+    else:
+        check_results(results, ground_truth.dataset, source)
+    association = associate(
+        results,
+        ground_truth,
+        _progress_share(progress, (num_passes - 1) * num_videos, num_passes * num_videos),
+    )
+    if "hota" in selected:
+        summary.update(hota_summary(association.per_category))
+    if "identity" in selected:
+        summary.update(identity_summary(association.per_category))
+    return summary
 
 
 def evaluate_short_long(

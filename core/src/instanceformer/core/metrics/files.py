@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from instanceformer.core.formats import load_annotations, load_results
 from instanceformer.core.formats.collector import paused_garbage_collection
 from instanceformer.core.metrics.evaluator import evaluate_results
+from instanceformer.core.metrics.metric_sets import DEFAULT_METRIC_SETS, select_metric_sets
 
 
 @paused_garbage_collection()
@@ -16,17 +17,21 @@ def evaluate_files(
     annotation_path: str | Path,
     *,
     progress: Callable[[int, int], None] | None = None,
+    metrics: str | Sequence[str] = DEFAULT_METRIC_SETS,
 ) -> dict[str, float]:
-    """The summary metrics (fractions, -1 where undefined) of a results file against ground truth.
+    """The summary metrics (fractions, -1 where undefined, and counts) of a results file against ground
+    truth.
 
     ``results_path`` is ``results.json`` or its server zip, ``annotation_path`` a YouTube-VIS / OVIS
-    annotation file with ground truth; ``progress(videos_done, num_videos)`` is called after each
-    video. The garbage collector stays paused from loading to the metrics: the loaded files are
-    hundreds of thousands of objects without reference cycles, freed when this function returns.
+    annotation file with ground truth; ``metrics`` selects the metric sets and ``progress(videos_done,
+    num_videos)`` is called after each video, as in :func:`evaluate_results`. The garbage collector
+    stays paused from loading to the metrics: the loaded files are hundreds of thousands of objects
+    without reference cycles, freed when this function returns.
 
     Raises FileNotFoundError for a missing file, FormatError for a malformed one and UserError for
-    ground truth without annotations.
+    ground truth without annotations or an unknown metric set.
     """
+    selected = select_metric_sets(metrics)
     dataset = load_annotations(annotation_path)
     results = load_results(results_path)
-    return evaluate_results(results, dataset, source=str(results_path), progress=progress)
+    return evaluate_results(results, dataset, source=str(results_path), progress=progress, metrics=selected)
