@@ -1,4 +1,4 @@
-"""The upload flow against a loopback CodaLab server: sign-in, phase, upload, submission, wait."""
+"""The upload flow against a loopback CodaLab v1.x server: sign-in, phases, upload, submission, outcome."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from instanceformer.core.cli import run_app
 from instanceformer.core.errors import UserError
 from instanceformer.submit.cli import app
 from instanceformer.submit.codalab import CodaLabClient, PhaseInfo, SubmissionState
-from instanceformer.submit.competitions import COMPETITIONS, get_competition
+from instanceformer.submit.competitions import get_competition
 from instanceformer.submit.credentials import Credentials
 from instanceformer.submit.errors import (
     CodaLabError,
@@ -33,6 +33,7 @@ from instanceformer.submit.workflow import (
     summarize_zip,
     wait_for_evaluation,
 )
+from tests.submit.fake_codalab import SCORE, SCORING_ERROR
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay_s=0.5, max_delay_s=4.0)
 TIMEOUT_S = 5.0
@@ -63,9 +64,9 @@ def _credentials(kit, password: str | None = None) -> Credentials:
     return Credentials(kit.username, password or kit.password, source="the test")
 
 
-def _cli(fake, results_zip: Path, *extra: str) -> list[str]:
+def _cli(fake, results_zip: Path, *extra: str, command: str = "upload") -> list[str]:
     return [
-        "codalab",
+        command,
         str(results_zip),
         "--competition",
         "ovis",
@@ -108,24 +109,27 @@ def test_cli_upload_with_wait_succeeds_and_leaks_no_password(
     assert "submission id" in captured.out and "900" in captured.out
     assert "phase 102 'Validation'" in captured.out
     assert f"{fake_codalab.base_url}/competitions/4242" in captured.out
+    assert f"{SCORE:g}" in captured.out and "score (leaderboard default)" in captured.out
     api = f"/api/competition/{kit.competition_id}"
-    paths = [(request.method, request.path) for request in fake_codalab.requests]
-    assert paths[:6] == [
+    calls = fake_codalab.calls()
+    assert calls[:8] == [
         ("GET", "/accounts/login/"),
         ("POST", "/accounts/login/"),
         ("GET", f"{api}/phases/"),
+        ("GET", "/competitions/4242"),
+        ("GET", f"{api}/mystatus/"),
         ("POST", f"{api}/submission/sas"),
-        ("PUT", paths[4][1]),
+        ("PUT", calls[6][1]),
         ("POST", f"{api}/submission"),
     ]
-    assert paths[4][1].startswith("/storage/competition/4242/submission/")
-    assert paths[6:] == [("GET", f"{api}/submission/900")] * 3
+    assert calls[6][1].startswith("/storage/competition/4242/submission/")
+    assert calls[8:] == [("GET", f"{api}/submission/900")] * 3 + [("GET", "/api/submission/900/get_score")]
     (blob,) = fake_codalab.blobs.values()
     assert blob == results_zip.read_bytes()
-    upload = fake_codalab.requests[4]
+    upload = fake_codalab.requests[6]
     assert "cookie" not in upload.headers
     assert upload.headers["content-type"] == "application/zip"
-    create = fake_codalab.requests[5]
+    create = fake_codalab.requests[7]
     assert create.query == {"description": ["r50 run 3"], "phase_id": ["102"]}
     assert b"type=application%2Fzip" in create.body and b"name=results.zip" in create.body
     assert caplog.records, "the client logs its requests at debug level"
@@ -142,7 +146,7 @@ def test_cli_with_netrc_credentials(fake_codalab, results_zip, kit, home, tmp_pa
     captured = capsys.readouterr()
     assert f"credentials from {netrc} (machine 127.0.0.1)" in captured.out
     assert "submitting" in captured.out
-    assert fake_codalab.paths("GET")[-1] == f"/api/competition/{kit.competition_id}/phases/"
+    assert f"/api/competition/{kit.competition_id}/phases/" in fake_codalab.paths("GET")
     _assert_password_never_leaked(kit.password, captured, caplog, [tmp_path, home], allowed={netrc})
 
 
@@ -208,20 +212,20 @@ def test_a_gateway_error_on_creation_is_retried(fake_codalab, results_zip, kit) 
     assert sleeps == [0.5]
 
 
+@pytest.mark.parametrize(
+    "detail", ["Competition phase is closed.", "Submissions have been disabled by admins"]
+)
 def test_cli_closed_phase_at_the_server_is_one_line(
-    fake_codalab, results_zip, kit, home, monkeypatch, capsys
+    fake_codalab, results_zip, kit, home, monkeypatch, capsys, detail
 ) -> None:
-    for phase in fake_codalab.phases:
-        phase.pop("is_active")
-    fake_codalab.phases[1]["is_active"] = None
-    fake_codalab.create_error = (403, {"detail": "Competition phase is closed."})
+    fake_codalab.create_error = (403, {"detail": detail})
     monkeypatch.setenv("CODALAB_USERNAME", kit.username)
     monkeypatch.setenv("CODALAB_PASSWORD", kit.password)
     assert run_app(app, _cli(fake_codalab, results_zip)) == 2
     error = capsys.readouterr().err.strip()
     assert error == (
         f"error: {fake_codalab.base_url}/api/competition/4242/submission: the phase does not accept "
-        "submissions now (server: Competition phase is closed.)"
+        f"submissions now (server: {detail})"
     )
 
 
@@ -261,15 +265,15 @@ def test_a_server_that_is_down_is_a_network_error_after_retries(results_zip, kit
     assert sleeps == [0.5, 1.0]
 
 
-def test_an_evaluation_failure_is_reported_with_its_details(fake_codalab, results_zip, kit) -> None:
+def test_an_evaluation_failure_is_reported_with_the_server_log(fake_codalab, results_zip, kit) -> None:
     fake_codalab.statuses = ["running", "failed"]
     client = _client(fake_codalab.base_url, [])
     target = _target(fake_codalab.base_url, kit)
     state = submit_zip(client, target, summarize_zip(results_zip), _credentials(kit))
     seen: list[str] = []
     with pytest.raises(
-        SubmissionFailedError, match="submission 900 failed on the server: scoring program: Results"
-    ):
+        SubmissionFailedError, match="submission 900 failed on the server: scoring program: the program"
+    ) as failure:
         wait_for_evaluation(
             client,
             target,
@@ -279,6 +283,28 @@ def test_an_evaluation_failure_is_reported_with_its_details(fake_codalab, result
             on_status=lambda s: seen.append(s.status),
         )
     assert seen == ["running", "failed"]
+    assert f"server log: {SCORING_ERROR}" in str(failure.value)
+    assert failure.value.error_log[-1] == SCORING_ERROR
+    assert failure.value.error_log[0] == "Traceback (most recent call last):"
+    stderr_get = [r for r in fake_codalab.requests if r.path == "/my/competition/submission/900/stderr.txt"]
+    storage_get = [r for r in fake_codalab.requests if r.method == "GET" and r.path.startswith("/storage/")]
+    assert len(stderr_get) == 1 and len(storage_get) == 1
+    assert "cookie" not in storage_get[0].headers
+
+
+def test_cli_shows_the_rejected_file_and_the_server_log(
+    fake_codalab, results_zip, kit, home, monkeypatch, capsys
+) -> None:
+    fake_codalab.statuses = ["running", "failed"]
+    monkeypatch.setenv("CODALAB_USERNAME", kit.username)
+    monkeypatch.setenv("CODALAB_PASSWORD", kit.password)
+    assert run_app(app, [*_cli(fake_codalab, results_zip), "--wait"]) == 2
+    captured = capsys.readouterr()
+    assert "server error log (last 3 lines)" in captured.out
+    assert SCORING_ERROR in captured.out
+    error = captured.err.strip()
+    assert error.count("\n") == 0 and error.startswith("error: submission 900 failed on the server")
+    assert SCORING_ERROR in error
 
 
 def test_waiting_gives_up_after_the_time_limit(fake_codalab, results_zip, kit) -> None:
@@ -326,7 +352,7 @@ def test_dry_run_validates_against_ground_truth(tmp_path, annotations_path, kit,
     broken = kit.write_json(tmp_path / "broken.json", [dict(kit.track(1), video_id=77)])
     archive = pack_results(broken, tmp_path / "broken.zip").path
     arguments = [
-        "codalab",
+        "upload",
         str(archive),
         "--competition",
         "ytvis21",
@@ -336,6 +362,7 @@ def test_dry_run_validates_against_ground_truth(tmp_path, annotations_path, kit,
     ]
     assert run_app(app, arguments) == 2
     captured = capsys.readouterr()
+    assert "takes no submissions as last known" in captured.out
     assert "video_id 77 is not a video of the dataset" in captured.out
     assert "1 problem found" in captured.err
 
@@ -352,16 +379,44 @@ def test_dry_run_validates_against_ground_truth(tmp_path, annotations_path, kit,
     ],
 )
 def test_cli_bad_options_are_one_line(results_zip, home, capsys, extra, expected) -> None:
-    assert run_app(app, ["codalab", str(results_zip), "--competition", "ytvis19", *extra]) == 2
+    assert run_app(app, ["upload", str(results_zip), "--competition", "ytvis19", *extra]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and expected in error
 
 
 def test_cli_unknown_competition_and_non_zip_input(tmp_path, results_path, results_zip, home, capsys) -> None:
-    assert run_app(app, ["codalab", str(results_zip), "--competition", "coco"]) == 2
-    assert "expected one of ytvis19, ytvis21, ytvis22, ovis, got 'coco'" in capsys.readouterr().err
-    assert run_app(app, ["codalab", str(results_path), "--competition", "ovis", "--dry-run"]) == 2
+    assert run_app(app, ["upload", str(results_zip), "--competition", "coco"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: --competition: expected one of ytvis19, ytvis21, ytvis22, ovis,")
+    assert error.endswith("got 'coco'")
+    arguments = [
+        "upload",
+        str(results_path),
+        "--competition",
+        "ovis",
+        "--competition-id",
+        "4763",
+        "--dry-run",
+    ]
+    assert run_app(app, arguments) == 2
     assert "expected a zip archive (make one with 'ifm-submit pack')" in capsys.readouterr().err
+
+
+def test_cli_closed_competition_names_the_alternatives(results_zip, home, capsys) -> None:
+    assert run_app(app, ["upload", str(results_zip), "--competition", "ovis"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0
+    assert error.startswith("error: --competition ovis: competition 4763 on https://codalab.lisn.upsaclay.fr")
+    assert "codalab/codalab-competitions#3624" in error
+    assert "--server/--competition-id/--base-url" in error
+    assert "'make prep'" in error and "'ifm-infer evaluate'" in error
+
+
+def test_the_former_command_name_still_works(fake_codalab, results_zip, kit, home, monkeypatch) -> None:
+    monkeypatch.setenv("CODALAB_USERNAME", kit.username)
+    monkeypatch.setenv("CODALAB_PASSWORD", kit.password)
+    assert run_app(app, _cli(fake_codalab, results_zip, command="codalab")) == 0
+    assert len(fake_codalab.submissions) == 1
 
 
 def test_cli_without_credentials_says_where_to_put_them(fake_codalab, results_zip, home, capsys) -> None:
@@ -369,23 +424,6 @@ def test_cli_without_credentials_says_where_to_put_them(fake_codalab, results_zi
     error = capsys.readouterr().err
     assert "no CodaLab credentials: set CODALAB_USERNAME and CODALAB_PASSWORD" in error
     assert fake_codalab.requests == []
-
-
-def test_competitions_table_and_command(home, capsys) -> None:
-    assert set(COMPETITIONS) == {"ytvis19", "ytvis21", "ytvis22", "ovis"}
-    assert [COMPETITIONS[key].competition_id for key in ("ytvis19", "ytvis21", "ytvis22", "ovis")] == [
-        6064,
-        7680,
-        3410,
-        32377,
-    ]
-    assert get_competition("ytvis21").page_url() == "https://codalab.lisn.upsaclay.fr/competitions/7680"
-    with pytest.raises(UserError):
-        get_competition("ytvis2019")
-    assert run_app(app, ["competitions"]) == 0
-    output = capsys.readouterr().out
-    for fragment in ("ytvis19", "6064", "7680", "3410", "32377", "https://competitions.codalab.org", "12638"):
-        assert fragment in output
 
 
 PHASES = [
@@ -425,3 +463,85 @@ def test_phase_resolution_problems() -> None:
 def test_submission_state_flags() -> None:
     assert SubmissionState(1, "finished").done and SubmissionState(1, "finished").finished
     assert SubmissionState(1, "cancelled").failed and not SubmissionState(1, "running").done
+
+
+def test_phase_ids_come_from_the_competition_page(fake_codalab, kit) -> None:
+    client = _client(fake_codalab.base_url, [])
+    phases = client.phases(kit.competition_id)
+    assert [(p.phase_id, p.label, p.number, p.is_active) for p in phases] == [
+        (101, "Development", 1, False),
+        (102, "Validation", 2, True),
+    ]
+    assert fake_codalab.paths("GET") == [
+        f"/api/competition/{kit.competition_id}/phases/",
+        "/competitions/4242",
+    ]
+
+
+def test_phase_ids_listed_by_the_api_need_no_page(fake_codalab, kit) -> None:
+    fake_codalab.list_phase_ids = True
+    phases = _client(fake_codalab.base_url, []).phases(kit.competition_id)
+    assert [(p.phase_id, p.is_active) for p in phases] == [(101, False), (102, True)]
+    assert fake_codalab.paths("GET") == [f"/api/competition/{kit.competition_id}/phases/"]
+
+
+def test_an_expired_session_is_renewed_once(fake_codalab, results_zip, kit) -> None:
+    fake_codalab.expire_sessions_on_create = True
+    client = _client(fake_codalab.base_url, [])
+    target = _target(fake_codalab.base_url, kit)
+    state = submit_zip(client, target, summarize_zip(results_zip), _credentials(kit))
+    final = wait_for_evaluation(client, target, state, poll_interval_s=0.0, sleep=lambda _: None)
+    assert final.finished and final.scores == (("score (leaderboard default)", SCORE),)
+    assert fake_codalab.paths("POST").count("/accounts/login/") == 2
+
+
+def test_expired_credentials_are_one_line_and_leak_nothing(fake_codalab, results_zip, kit, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="instanceformer")
+    fake_codalab.expire_sessions_on_create = True
+    client = _client(fake_codalab.base_url, [])
+    target = _target(fake_codalab.base_url, kit)
+    state = submit_zip(client, target, summarize_zip(results_zip), _credentials(kit))
+    fake_codalab.password = "changed-" + kit.password
+    with pytest.raises(LoginError) as failure:
+        client.submission_state(kit.competition_id, state.submission_id)
+    message = str(failure.value)
+    assert message == (
+        f"{fake_codalab.base_url}/accounts/login/: the server did not accept the username and password "
+        "from the test"
+    )
+    assert kit.password not in message
+    assert all(kit.password not in record.getMessage() for record in caplog.records)
+
+
+def test_an_account_not_yet_approved_uploads_nothing(fake_codalab, results_zip, kit) -> None:
+    fake_codalab.participant_status = "pending"
+    client = _client(fake_codalab.base_url, [])
+    with pytest.raises(CodaLabError, match="participation is 'pending'; the organisers must approve it"):
+        submit_zip(client, _target(fake_codalab.base_url, kit), summarize_zip(results_zip), _credentials(kit))
+    assert fake_codalab.blobs == {}
+    fake_codalab.participant_status = None
+    with pytest.raises(CodaLabError, match="has not registered for competition 4242"):
+        submit_zip(client, _target(fake_codalab.base_url, kit), summarize_zip(results_zip), _credentials(kit))
+
+
+def test_a_5xx_storm_is_retried_a_bounded_number_of_times(fake_codalab, results_zip, kit) -> None:
+    fake_codalab.failures["phases"] = [503] * 50
+    sleeps: list[float] = []
+    client = _client(fake_codalab.base_url, sleeps)
+    with pytest.raises(ServerError, match=r"phases/: the server answered HTTP 503 after 3 attempts"):
+        submit_zip(client, _target(fake_codalab.base_url, kit), summarize_zip(results_zip), _credentials(kit))
+    assert fake_codalab.paths("GET").count(f"/api/competition/{kit.competition_id}/phases/") == 3
+    assert sleeps == [0.5, 1.0]
+    assert fake_codalab.blobs == {}
+
+
+def test_a_score_off_the_leaderboard_is_not_invented(
+    fake_codalab, results_zip, kit, home, monkeypatch, capsys
+) -> None:
+    fake_codalab.on_leaderboard = False
+    monkeypatch.setenv("CODALAB_USERNAME", kit.username)
+    monkeypatch.setenv("CODALAB_PASSWORD", kit.password)
+    assert run_app(app, [*_cli(fake_codalab, results_zip), "--wait"]) == 0
+    output = capsys.readouterr().out
+    assert "not given to the API (not on the leaderboard?)" in output
+    assert f"{SCORE:g}" not in output

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from email.message import Message
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from instanceformer.core.errors import UserError
-from instanceformer.submit.credentials import SOURCE_ENVIRONMENT, credentials_source, find_credentials
+from instanceformer.submit.credentials import (
+    CODABENCH_NAMES,
+    SOURCE_ENVIRONMENT,
+    credentials_source,
+    find_credentials,
+)
 from instanceformer.submit.login_form import find_csrf_token
 from instanceformer.submit.retry import RetryPolicy, parse_retry_after
-from instanceformer.submit.transport import check_url, is_loopback_host, one_line, redact_url
+from instanceformer.submit.transport import HttpResponse, check_url, is_loopback_host, one_line, redact_url
 
 HOST = "codalab.example.org"
 
@@ -152,3 +159,38 @@ def test_csrf_token_is_found_whatever_the_attribute_order(html) -> None:
 
 def test_no_csrf_token_in_a_page_without_the_field() -> None:
     assert find_csrf_token("<html><body><input name='login'></body></html>") is None
+
+
+def test_codabench_credentials_have_their_own_variables(home, kit) -> None:
+    environ = {"CODALAB_USERNAME": "lab-user", "CODALAB_PASSWORD": "lab-secret"}
+    with pytest.raises(
+        UserError, match="no Codabench credentials: set CODABENCH_USERNAME and CODABENCH_PASSWORD"
+    ):
+        find_credentials(HOST, environ, CODABENCH_NAMES)
+    environ.update(CODABENCH_USERNAME=kit.username, CODABENCH_PASSWORD=kit.password)
+    credentials = find_credentials(HOST, environ, CODABENCH_NAMES)
+    assert (credentials.username, credentials.password) == (kit.username, kit.password)
+    assert credentials.source == "the environment variables CODABENCH_USERNAME and CODABENCH_PASSWORD"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"detail": "Invalid token."}', "Invalid token."),
+        (
+            b'{"non_field_errors": ["Unable to log in with provided credentials."]}',
+            "Unable to log in with provided credentials.",
+        ),
+        (
+            b'{"data_file": ["Insufficient space."], "file_size": "This field is required."}',
+            "data_file: Insufficient space.; file_size: This field is required.",
+        ),
+        (b'{"error_msg": "Detailed results are disabled"}', "Detailed results are disabled"),
+        (b'"Not on the leaderboard"', "Not on the leaderboard"),
+        (b"<html>502 Bad Gateway</html>", None),
+        (b"{}", None),
+    ],
+)
+def test_server_messages_are_read_out_of_error_bodies(body, expected) -> None:
+    response = HttpResponse(400, Message(), body, "https://example.org/api/x")
+    assert response.detail() == expected

@@ -1,7 +1,9 @@
-"""CodaLab credentials: from ``CODALAB_USERNAME`` / ``CODALAB_PASSWORD`` or from ``~/.netrc``.
+"""Server credentials: from environment variables or from ``~/.netrc``.
 
-They are never taken from the command line, never printed, logged or written to disk: the password
-is hidden from ``repr`` and error messages name only where the credentials came from.
+CodaLab takes ``CODALAB_USERNAME`` / ``CODALAB_PASSWORD``, Codabench ``CODABENCH_USERNAME`` /
+``CODABENCH_PASSWORD``; without them, the ``machine <host>`` entry of ``~/.netrc`` is used. They are
+never taken from the command line, never printed, logged or written to disk: the password is hidden
+from ``repr`` and error messages name only where the credentials came from.
 """
 
 from __future__ import annotations
@@ -14,14 +16,31 @@ from pathlib import Path
 
 from instanceformer.core.errors import UserError
 
-USERNAME_VARIABLE = "CODALAB_USERNAME"
-PASSWORD_VARIABLE = "CODALAB_PASSWORD"
-SOURCE_ENVIRONMENT = f"the environment variables {USERNAME_VARIABLE} and {PASSWORD_VARIABLE}"
+
+@dataclass(frozen=True)
+class CredentialNames:
+    """The server's name in messages and the environment variables that hold its credentials."""
+
+    server: str
+    username_variable: str
+    password_variable: str
+
+    @property
+    def environment_source(self) -> str:
+        """How messages name credentials that came from the environment."""
+        return f"the environment variables {self.username_variable} and {self.password_variable}"
+
+
+CODALAB_NAMES = CredentialNames("CodaLab", "CODALAB_USERNAME", "CODALAB_PASSWORD")
+CODABENCH_NAMES = CredentialNames("Codabench", "CODABENCH_USERNAME", "CODABENCH_PASSWORD")
+USERNAME_VARIABLE = CODALAB_NAMES.username_variable
+PASSWORD_VARIABLE = CODALAB_NAMES.password_variable
+SOURCE_ENVIRONMENT = CODALAB_NAMES.environment_source
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """A CodaLab account's username and password, and where they were found."""
+    """An account's username and password, and where they were found."""
 
     username: str = field(repr=False)
     password: str = field(repr=False)
@@ -33,19 +52,19 @@ def _netrc_path() -> Path:
     return Path(os.path.expanduser("~")) / ".netrc"
 
 
-def _from_environment(environ: Mapping[str, str]) -> Credentials | None:
+def _from_environment(environ: Mapping[str, str], names: CredentialNames) -> Credentials | None:
     """Credentials from the environment; UserError when only one of the two variables is set."""
-    username = environ.get(USERNAME_VARIABLE) or ""
-    password = environ.get(PASSWORD_VARIABLE) or ""
+    username = environ.get(names.username_variable) or ""
+    password = environ.get(names.password_variable) or ""
     if not username and not password:
         return None
     if not username or not password:
-        missing = USERNAME_VARIABLE if not username else PASSWORD_VARIABLE
+        missing = names.username_variable if not username else names.password_variable
         raise UserError(
-            f"{missing} is not set: set both {USERNAME_VARIABLE} and {PASSWORD_VARIABLE}, "
+            f"{missing} is not set: set both {names.username_variable} and {names.password_variable}, "
             "or neither to use ~/.netrc"
         )
-    return Credentials(username=username, password=password, source=SOURCE_ENVIRONMENT)
+    return Credentials(username=username, password=password, source=names.environment_source)
 
 
 def _from_netrc(host: str) -> Credentials | None:
@@ -68,21 +87,25 @@ def _from_netrc(host: str) -> Credentials | None:
     return Credentials(username=login, password=password, source=f"{path} (machine {host})")
 
 
-def find_credentials(host: str, environ: Mapping[str, str] | None = None) -> Credentials:
+def find_credentials(
+    host: str, environ: Mapping[str, str] | None = None, names: CredentialNames = CODALAB_NAMES
+) -> Credentials:
     """The credentials for ``host``: the environment first, then ``~/.netrc`` (UserError when neither)."""
     environ = os.environ if environ is None else environ
-    credentials = _from_environment(environ) or _from_netrc(host)
+    credentials = _from_environment(environ, names) or _from_netrc(host)
     if credentials is None:
         raise UserError(
-            f"no CodaLab credentials: set {USERNAME_VARIABLE} and {PASSWORD_VARIABLE}, or add "
-            f"'machine {host} login NAME password SECRET' to {_netrc_path()}"
+            f"no {names.server} credentials: set {names.username_variable} and {names.password_variable}, "
+            f"or add 'machine {host} login NAME password SECRET' to {_netrc_path()}"
         )
     return credentials
 
 
-def credentials_source(host: str, environ: Mapping[str, str] | None = None) -> str | None:
+def credentials_source(
+    host: str, environ: Mapping[str, str] | None = None, names: CredentialNames = CODALAB_NAMES
+) -> str | None:
     """Where :func:`find_credentials` would take the credentials from, or None (reads no secret out)."""
     try:
-        return find_credentials(host, environ).source
+        return find_credentials(host, environ, names).source
     except UserError:
         return None

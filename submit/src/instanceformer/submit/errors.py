@@ -1,4 +1,4 @@
-"""Expected failures of talking to a CodaLab server, each reported as one line and exit status 2."""
+"""Expected failures of talking to an evaluation server, each reported as one line and exit status 2."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from instanceformer.core.errors import UserError
 
 
 class CodaLabError(UserError):
-    """A request to the CodaLab server failed in a way the user can act on."""
+    """A request to the evaluation server (CodaLab or Codabench) failed in a way the user can act on."""
 
 
 class LoginError(CodaLabError):
@@ -30,4 +30,11 @@ class ServerError(CodaLabError):
 
 
 class SubmissionFailedError(CodaLabError):
-    """The server accepted the upload but its evaluation failed, or did not finish in time."""
+    """The server accepted the upload but its evaluation failed, or did not finish in time.
+
+    ``error_log`` holds the tail of the server's error output when it could be read.
+    """
+
+    def __init__(self, message: str, error_log: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.error_log = error_log

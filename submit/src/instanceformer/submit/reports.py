@@ -1,4 +1,4 @@
-"""Rich tables of ``ifm-submit``: validation reports, competitions, upload plans, submission states."""
+"""Rich tables of ``ifm-submit``: validation reports, competitions, checks, upload plans, submissions."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from instanceformer.submit.codalab import SubmissionState
-from instanceformer.submit.competitions import COMPETITIONS
+from instanceformer.submit.availability import CheckResult
+from instanceformer.submit.competitions import Competition
+from instanceformer.submit.plans import PlannedRequest
+from instanceformer.submit.server_protocol import SubmissionState
 from instanceformer.submit.validation import ValidationReport
-from instanceformer.submit.workflow import PlannedRequest, SubmissionTarget
+from instanceformer.submit.workflow import SubmissionTarget
 
 PROBLEMS_SHOWN = 20
 
@@ -55,27 +57,68 @@ def print_validation(console: Console, report: ValidationReport, extra_warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
 
 
-def competitions_table() -> Table:
-    """The known competitions: dataset key, name, id, server and known phases."""
-    table = Table(title="CodaLab competitions")
+def _accepts(competition: Competition) -> str:
+    """``yes``, ``no`` or ``unknown``: whether the competition took submissions as last known."""
+    if competition.accepts_submissions is None:
+        return "unknown"
+    return "yes" if competition.accepts_submissions else "no"
+
+
+def competitions_table(competitions: Sequence[Competition]) -> Table:
+    """The known competitions: key, dataset, server, base URL, id, cited phases, last known state."""
+    table = Table(title="Known competitions (ids as cited by public sources, not verified)")
     table.add_column("key", no_wrap=True)
     table.add_column("dataset")
-    table.add_column("id", no_wrap=True)
     table.add_column("server", no_wrap=True)
-    table.add_column("phases")
-    table.add_column("note")
-    for competition in COMPETITIONS.values():
+    table.add_column("base URL", overflow="fold")
+    table.add_column("id", no_wrap=True)
+    table.add_column("phases (cited ids)")
+    table.add_column("takes submissions (last known)")
+    for competition in competitions:
         phases = ", ".join(
-            f"{phase.phase_id}" + (f" ({phase.label})" if phase.label else "") for phase in competition.phases
+            f"{phase.phase_id}" + (f" {phase.label}" if phase.label else "") for phase in competition.phases
         )
         table.add_row(
             competition.key,
-            competition.title,
-            str(competition.competition_id),
+            escape(competition.title),
+            competition.server,
             competition.base_url,
+            str(competition.competition_id),
             phases or "from the server",
-            escape(competition.note),
+            _accepts(competition),
         )
+    return table
+
+
+def print_competition_sources(console: Console, competitions: Sequence[Competition]) -> None:
+    """Per competition: its last known state, where its id and phase ids come from, and notes."""
+    console.print("Sources (public material; none of it was checked against a live server):")
+    for competition in competitions:
+        lines = [f"last known: {competition.last_known}"]
+        lines.extend(f"id: {source}" for source in competition.sources)
+        lines.extend(f"phase {phase.phase_id}: {phase.source}" for phase in competition.phases)
+        if competition.note:
+            lines.append(f"note: {competition.note}")
+        console.print(f"[bold]{competition.key}[/bold] ({competition.competition_id})", highlight=False)
+        for line in lines:
+            console.print(f"  {escape(line)}", soft_wrap=True, highlight=False)
+
+
+def check_table(results: Sequence[CheckResult]) -> Table:
+    """What ``--check`` found for each competition: reachable or not, and its open phases."""
+    table = Table(title="Asked the servers now")
+    table.add_column("key", no_wrap=True)
+    table.add_column("server")
+    table.add_column("reachable", no_wrap=True)
+    table.add_column("open now")
+    for result in results:
+        competition = result.competition
+        where = f"{competition.base_url}/competitions/{competition.competition_id}"
+        if not result.reachable:
+            table.add_row(competition.key, where, "no", escape(f"not checked: {result.problem}"))
+            continue
+        opened = ", ".join(result.open_phases or ()) or "no phase open"
+        table.add_row(competition.key, where, "yes", escape(opened))
     return table
 
 
@@ -91,16 +134,29 @@ def plan_table(target: SubmissionTarget, plan: Sequence[PlannedRequest]) -> Tabl
 
 
 def submission_table(target: SubmissionTarget, state: SubmissionState) -> Table:
-    """The submission's id, number and status, and where to see its scores."""
+    """The submission's id, number, status and scores, and where to see them."""
     table = Table(title="Submission", show_header=False)
     table.add_column("item")
     table.add_column("value")
-    table.add_row("competition", f"{target.competition.title} ({target.competition_id})")
+    table.add_row("competition", f"{target.competition.title} ({target.competition_id}, {target.server})")
     table.add_row("submission id", str(state.submission_id))
     if state.submission_number is not None:
         table.add_row("number", str(state.submission_number))
     table.add_row("status", state.status)
     if state.details:
         table.add_row("details", escape(state.details))
-    table.add_row("scores", target.page_url)
+    for name, value in state.scores:
+        table.add_row(escape(name), f"{value:g}")
+    if state.finished and not state.scores:
+        table.add_row("scores", "not given to the API (not on the leaderboard?): see the page")
+    table.add_row("page", target.page_url)
     return table
+
+
+def print_error_log(console: Console, lines: Sequence[str]) -> None:
+    """The tail of the server's error output, as the server wrote it."""
+    if not lines:
+        return
+    console.print(f"[red]server error log[/red] (last {len(lines)} lines):")
+    for line in lines:
+        console.print(f"  {escape(line)}", soft_wrap=True, highlight=False)

@@ -103,17 +103,38 @@ class HttpResponse:
                 f"({self.headers.get('Content-Type', 'no content type')})"
             ) from None
 
+    def json_or_none(self) -> Any:
+        """The body parsed as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return None
+
     def detail(self) -> str | None:
-        """The ``detail`` message of a Django REST framework error body, when there is one."""
+        """The message of a Django REST framework error body, when there is one.
+
+        ``{"detail": ...}`` gives its text; field errors (``{"file_size": ["..."]}``,
+        ``{"non_field_errors": [...]}``) and ``{"error_msg": ...}`` give ``field: message; ...``.
+        """
         try:
             payload = json.loads(self.body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             return None
-        if isinstance(payload, dict) and isinstance(payload.get("detail"), str):
-            return payload["detail"]
         if isinstance(payload, str):
             return payload
-        return None
+        if isinstance(payload, list):
+            return "; ".join(str(item) for item in payload if isinstance(item, str)) or None
+        if not isinstance(payload, dict):
+            return None
+        if isinstance(payload.get("detail"), str):
+            return payload["detail"]
+        parts = []
+        for key, value in payload.items():
+            messages = value if isinstance(value, list) else [value]
+            text = " ".join(str(message) for message in messages if isinstance(message, str | int | float))
+            if text:
+                parts.append(text if key in ("non_field_errors", "error_msg", "error") else f"{key}: {text}")
+        return "; ".join(parts) or None
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

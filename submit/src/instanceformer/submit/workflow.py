@@ -1,51 +1,59 @@
 """The whole upload: check the zip, sign in, pick the phase, upload, create the submission, wait.
 
-:func:`plan_submission` lists the requests without sending any (``--dry-run``);
-:func:`submit_zip` sends them; :func:`wait_for_evaluation` polls until the server has scored the
-submission or a time limit passes.
+:func:`submit_zip` sends the requests through a ``SubmissionServer`` (CodaLab or Codabench, see
+:mod:`instanceformer.submit.server_protocol`); :func:`wait_for_evaluation` polls until the server has
+scored the submission or a time limit passes, then reads the scores or the tail of the error log.
+:mod:`instanceformer.submit.plans` lists the requests without sending any (``--dry-run``).
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 import time
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from instanceformer.core.errors import FormatError, UserError
 from instanceformer.core.formats import load_results
 from instanceformer.core.formats.manifest import file_sha256
-from instanceformer.submit.codalab import CodaLabClient, PhaseInfo, SubmissionState
 from instanceformer.submit.competitions import Competition
 from instanceformer.submit.credentials import Credentials
-from instanceformer.submit.endpoints import (
-    LOGIN_PATH,
-    phases_path,
-    submit_page_path,
-    upload_slot_path,
-)
 from instanceformer.submit.errors import CodaLabError, PhaseClosedError, SubmissionFailedError
-from instanceformer.submit.transport import check_url
+from instanceformer.submit.server_protocol import (
+    CODABENCH,
+    SERVER_KINDS,
+    PhaseInfo,
+    SubmissionServer,
+    SubmissionState,
+)
+from instanceformer.submit.transport import check_url, one_line
 
-# The site's own uploader refuses larger files.
+logger = logging.getLogger(__name__)
+
+# The CodaLab site's own uploader refuses larger files.
 MAX_UPLOAD_BYTES = 1 << 30
 MAX_DESCRIPTION_CHARACTERS = 256
 
 
 @dataclass(frozen=True)
 class SubmissionTarget:
-    """Where a zip goes: the competition (id and server possibly overridden), phase and description."""
+    """Where a zip goes: the competition (id, server kind and URL possibly overridden), phase, description."""
 
     competition: Competition
     competition_id: int
     base_url: str
     phase: str | None = None
     description: str = ""
+    server: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", check_url(self.base_url.rstrip("/"), "--base-url"))
+        object.__setattr__(self, "server", self.server or self.competition.server)
+        if self.server not in SERVER_KINDS:
+            raise UserError(f"--server: expected one of {', '.join(SERVER_KINDS)}, got {self.server!r}")
         if self.competition_id <= 0:
             raise UserError(f"--competition-id: expected a positive integer, got {self.competition_id}")
         if len(self.description) > MAX_DESCRIPTION_CHARACTERS:
@@ -57,16 +65,8 @@ class SubmissionTarget:
     @property
     def page_url(self) -> str:
         """The competition's page, where the submission and its scores show up."""
-        return self.base_url + submit_page_path(self.competition_id)
-
-
-@dataclass(frozen=True)
-class PlannedRequest:
-    """One request of the upload, as ``--dry-run`` shows it."""
-
-    method: str
-    url: str
-    sends: str
+        tail = "/" if self.server == CODABENCH else ""
+        return f"{self.base_url}/competitions/{self.competition_id}{tail}"
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,11 @@ def _open_phase(phases: Sequence[PhaseInfo], today: datetime.date) -> PhaseInfo:
     active = [phase for phase in phases if phase.is_active]
     if len(active) == 1:
         return active[0]
+    if phases and all(phase.is_active is False for phase in phases):
+        listed = ", ".join(phase.describe() for phase in phases)
+        raise PhaseClosedError(
+            f"no phase of the competition takes submissions now (the server lists: {listed})"
+        )
     if not active and all(phase.is_active is None for phase in phases):
         started = [phase for phase in phases if (date := _phase_date(phase)) is not None and date <= today]
         if started:
@@ -171,50 +176,8 @@ def resolve_phase(
     return SelectedPhase(chosen.phase_id, chosen)
 
 
-def plan_submission(
-    target: SubmissionTarget,
-    summary: ZipSummary,
-    credentials_from: str | None,
-    wait: bool,
-    poll_interval_s: float,
-) -> list[PlannedRequest]:
-    """The requests :func:`submit_zip` (and, with ``wait``, the polling) would send, without sending them."""
-    base, competition_id = target.base_url, target.competition_id
-    credentials = (
-        f"from {credentials_from}" if credentials_from else "NOT FOUND: set CODALAB_USERNAME/PASSWORD"
-    )
-    phase = target.phase or "the open phase"
-    plan = [
-        PlannedRequest("GET", base + LOGIN_PATH, "nothing (reads the CSRF token of the sign-in form)"),
-        PlannedRequest("POST", base + LOGIN_PATH, f"login, password ({credentials}), csrfmiddlewaretoken"),
-        PlannedRequest("GET", base + phases_path(competition_id), f"nothing (looks up {phase})"),
-        PlannedRequest("POST", base + upload_slot_path(competition_id), "nothing (asks for an upload URL)"),
-        PlannedRequest(
-            "PUT",
-            "<the upload URL from the previous answer>",
-            f"{summary.path.name}: {summary.size_bytes} bytes, {summary.num_tracks} tracks, "
-            f"sha256 {summary.sha256[:16]}...",
-        ),
-        PlannedRequest(
-            "POST",
-            f"{base}/api/competition/{competition_id}/submission?description=...&phase_id=<phase id>",
-            f"id=<tracking id>, name={summary.path.name}, type=application/zip, size={summary.size_bytes}; "
-            f"description {target.description!r}",
-        ),
-    ]
-    if wait:
-        plan.append(
-            PlannedRequest(
-                "GET",
-                f"{base}/api/competition/{competition_id}/submission/<submission id>",
-                f"nothing (every {poll_interval_s:g} s until the status is final)",
-            )
-        )
-    return plan
-
-
 def submit_zip(
-    client: CodaLabClient,
+    client: SubmissionServer,
     target: SubmissionTarget,
     summary: ZipSummary,
     credentials: Credentials,
@@ -233,20 +196,37 @@ def submit_zip(
             raise
         phases = None
     phase = resolve_phase(phases, target.phase)
+    client.check_can_submit(target.competition_id, phase.info)
     report(f"submitting to {phase.describe()} of competition {target.competition_id}")
-    slot = client.request_upload_slot(target.competition_id)
-    client.upload(slot, summary.path, on_progress)
+    reference = client.send_zip(target.competition_id, summary.path, target.description, on_progress)
     report(f"uploaded {summary.path.name} ({summary.size_bytes} bytes)")
     state = client.create_submission(
-        target.competition_id, phase.phase_id, slot, summary.path, target.description
+        target.competition_id, phase.phase_id, reference, summary.path, target.description
     )
     number = f" (number {state.submission_number})" if state.submission_number is not None else ""
     report(f"created submission {state.submission_id}{number}: {state.status}")
     return state
 
 
+def _with_outcome(
+    client: SubmissionServer, target: SubmissionTarget, state: SubmissionState
+) -> SubmissionState:
+    """``state`` with the scores of a finished submission or the error log of a failed one.
+
+    Either may be unavailable (not on the leaderboard, output hidden): then it stays empty.
+    """
+    try:
+        if state.finished and not state.scores:
+            return replace(state, scores=client.scores(target.competition_id, state.submission_id))
+        if state.failed:
+            return replace(state, error_log=client.error_log(target.competition_id, state.submission_id))
+    except CodaLabError as problem:
+        logger.debug("could not read the outcome of submission %d: %s", state.submission_id, problem)
+    return state
+
+
 def wait_for_evaluation(
-    client: CodaLabClient,
+    client: SubmissionServer,
     target: SubmissionTarget,
     state: SubmissionState,
     *,
@@ -256,7 +236,11 @@ def wait_for_evaluation(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> SubmissionState:
-    """Poll the submission until it is finished; SubmissionFailedError when it fails or times out."""
+    """Poll the submission until it is done and return it with its scores.
+
+    SubmissionFailedError when the evaluation fails (with the server's details and the last line of
+    its error log; the log's tail is on the error) or does not finish within ``timeout_s``.
+    """
     started = clock()
     while not state.done:
         if clock() - started > timeout_s:
@@ -268,9 +252,13 @@ def wait_for_evaluation(
         state = client.submission_state(target.competition_id, state.submission_id)
         if on_status is not None:
             on_status(state)
+    state = _with_outcome(client, target, state)
     if state.failed:
         details = f": {state.details}" if state.details else ""
+        log = f"; server log: {one_line(state.error_log[-1])}" if state.error_log else ""
         raise SubmissionFailedError(
-            f"submission {state.submission_id} {state.status} on the server{details} (see {target.page_url})"
+            f"submission {state.submission_id} {state.status} on the server{details}{log} "
+            f"(see {target.page_url})",
+            state.error_log,
         )
     return state
