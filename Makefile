@@ -18,16 +18,16 @@ help:
 	@echo "make test        run the default test suite (installs first if needed)"
 	@echo "make test-slow   run the slow tests"
 	@echo "make test-cuda   run the CUDA tests (needs a GPU)"
-	@echo "make lint        run ruff"
+	@echo "make lint        run ruff and mypy"
 	@echo "make ops-cuda    build the CUDA kernel of the deformable attention op"
-	@echo "make bench-ops   benchmark the deformable attention op"
+	@echo "make bench-ops   benchmark the deformable attention op (quick: BENCH_OPS_ARGS=\"--threads 1 --repeats 1 --min-time 0\")"
 	@echo "make synth       write the synthetic dataset to $(DATA)"
 	@echo "make prep        check and split a dataset: make prep DATASET=ytvis21 DATA_ROOT=data"
 	@echo "make train       train: make train DATASET=synth PRESET=tiny-cpu RUN=runs/tiny SET=\"train.max_steps=600\""
 	@echo "make eval        infer + evaluate on the held-out split: make eval RUN=runs/tiny DATASET=synth"
-	@echo "make submit      upload to CodaLab: make submit RESULTS=results/x/results.zip COMPETITION=ytvis21"
+	@echo "make submit      upload to CodaLab/Codabench: make submit RESULTS=results/x/results.zip COMPETITION=ytvis21"
 	@echo "make bench-infer frames/s and memory of streaming inference"
-	@echo "make bench-eval  the evaluator against trackeval"
+	@echo "make bench-eval  the evaluator against trackeval, in process and as whole processes (BENCH_EVAL_ARGS=\"--videos 20\")"
 	@echo "make demo        the whole pipeline on the built-in synthetic dataset (FORCE=1 starts again)"
 	@echo "make demo-ablation  the demo's training with the temporal parts switched off"
 	@echo "make demo-smoke  a shortened demo in build/demo-smoke (what CI runs)"
@@ -56,6 +56,7 @@ test-cuda: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 synth: $(STAMP)
 	$(VENV)/bin/ifm-prep synth --out $(DATA)
@@ -66,11 +67,17 @@ synth: $(STAMP)
 ops-cuda: $(STAMP)
 	cd ops && CUDA_HOME=$${CUDA_HOME:-/usr/local/cuda} IFM_BUILD_CUDA=1 ../$(PY) setup.py build_ext --inplace
 
+# The benchmarks live in tests/benchmarks and run as modules from the repository root (they import
+# tests/support); BENCH_OPS_ARGS and BENCH_EVAL_ARGS pass options (`$(PY) -m tests.benchmarks.bench_ops -h`).
+BENCH_OPS_ARGS ?=
+BENCH_EVAL_ARGS ?=
+
+.PHONY: bench-ops
 bench-ops: $(STAMP)
-	$(PY) -m instanceformer.ops.benchmark
+	$(PY) -m tests.benchmarks.bench_ops $(BENCH_OPS_ARGS)
 
 clean:
-	rm -rf $(VENV) build */build */src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build */build */src/*.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis
 
 # The demo (README, "Demo"): every stage on the synthetic dataset with the tiny-cpu preset. What exists is
 # reused (training resumes or is skipped when finished); FORCE=1 starts from scratch. DEMO_SYNTH (the
@@ -183,19 +190,23 @@ prep: $(STAMP)
 			--out $(DATA_ROOT)/coco/annotations/instances_train2017_$(DATASET).json; \
 	else echo "coco-keep skipped (needs $(COCO_JSON) and a YouTube-VIS or OVIS dataset)"; fi
 
-# Upload a results zip to the CodaLab server of a dataset and wait for its score. Credentials come from
-# CODALAB_USERNAME / CODALAB_PASSWORD or ~/.netrc; GT (optional) validates the results first.
+# Upload a results zip to a competition's evaluation server and wait for its score (README, "Submitting").
+# COMPETITION is a key of `ifm-submit competitions`; SERVER (codalab|codabench), COMPETITION_ID and BASE_URL
+# override the table. Credentials come from CODALAB_USERNAME/CODALAB_PASSWORD (CODABENCH_... for
+# Codabench) or ~/.netrc; GT (optional) validates the results first; DRY_RUN=1 sends nothing.
 .PHONY: submit
 submit: $(STAMP)
 	@test -n "$(RESULTS)" -a -n "$(COMPETITION)" || { \
-		echo "usage: make submit RESULTS=results/<name>/results.zip COMPETITION=ytvis19|ytvis21|ytvis22|ovis [GT=...] [PHASE=...]"; \
+		echo "usage: make submit RESULTS=results/<name>/results.zip COMPETITION=<key of ifm-submit competitions> [SERVER=codalab|codabench] [COMPETITION_ID=...] [BASE_URL=...] [GT=...] [PHASE=...] [DRY_RUN=1]"; \
 		exit 2; }
-	$(VENV)/bin/ifm-submit codalab $(RESULTS) --competition $(COMPETITION) --wait \
-		$(if $(GT),--gt $(GT)) $(if $(PHASE),--phase "$(PHASE)")
+	$(VENV)/bin/ifm-submit upload $(RESULTS) --competition $(COMPETITION) --wait \
+		$(if $(SERVER),--server $(SERVER)) $(if $(COMPETITION_ID),--competition-id $(COMPETITION_ID)) \
+		$(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(GT),--gt $(GT)) $(if $(PHASE),--phase "$(PHASE)") \
+		$(if $(DRY_RUN),--dry-run)
 
 .PHONY: bench-eval
 bench-eval: $(STAMP)
-	$(PY) -m instanceformer.infer.bench_eval
+	$(PY) -m tests.benchmarks.bench_eval $(BENCH_EVAL_ARGS)
 
 # Inference and evaluation on the held-out split (README, "Inference and evaluation"):
 # make eval RUN=runs/<name> [DATASET=ytvis21|ytvis19|ytvis22|ovis|synth] [DATA_ROOT=data] [EVAL_OUT=...]
@@ -210,7 +221,7 @@ eval: $(STAMP)
 
 .PHONY: bench-infer
 bench-infer: $(STAMP)
-	$(PY) -m instanceformer.infer.bench_infer
+	$(PY) -m tests.benchmarks.bench_infer
 
 # Train a model (README, "Training"): make train DATASET=synth PRESET=tiny-cpu RUN=runs/tiny SET="train.max_steps=600"
 # DATASET: ytvis19 | ytvis21 | ytvis22 | ovis | coco | synth; PRESET defaults to the dataset's; RESUME=1 continues.

@@ -15,8 +15,6 @@ ALLOWED = {
     **{stage: {stage, "core", "ops"} for stage in STAGES},
 }
 THIRD_PARTY_ALLOWED_IN_OPS = {"torch"}
-# The benchmark script prints a Rich table; it is not imported by the op itself.
-OPS_BENCHMARK_EXTRA = {"rich"}
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -56,8 +54,6 @@ def test_ops_depends_on_torch_only() -> None:
         for module in _imported_modules(path):
             top = module.split(".")[0]
             allowed = standard | THIRD_PARTY_ALLOWED_IN_OPS | {"instanceformer", "__future__"}
-            if path.name == "benchmark.py":
-                allowed |= OPS_BENCHMARK_EXTRA
             if top not in allowed:
                 violations.append(f"{path.relative_to(ROOT)} imports {module}")
     assert violations == []

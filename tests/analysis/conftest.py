@@ -10,15 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import torch
 
 from instanceformer.core.cli import run_app
-from instanceformer.core.config import load_config
-from instanceformer.core.engine.checkpoints import checkpoint_payload, save_checkpoint
-from instanceformer.core.model import build_model
-from instanceformer.core.runs import RunFolder
 from instanceformer.dataprep.synth import SynthSpec, generate_synthetic_dataset
 from instanceformer.infer.cli import app as infer_app
+from tests.support.tiny_run import make_tiny_run
 
 TINY_SYNTH = SynthSpec(
     train_videos=1, valid_videos=2, num_frames=4, height=48, width=64, num_categories=6, seed=11
@@ -58,22 +54,6 @@ class InferenceOutput:
         return self.folder / "results.json"
 
 
-def make_tiny_run(root: Path) -> Path:
-    """A tiny-preset run folder with randomly initialised weights."""
-    config = load_config("tiny-cpu", list(INFER_OVERRIDES))
-    torch.manual_seed(0)
-    model = build_model(config.model)
-    run = RunFolder.create(root, config)
-    save_checkpoint(
-        run,
-        checkpoint_payload(
-            model=model.state_dict(), optimizer=None, scheduler=None, step=0, epoch=0, config=config
-        ),
-        keep=1,
-    )
-    return root
-
-
 def infer_with_analysis(run: Path, data: SynthData, out: Path) -> InferenceOutput:
     """Run ``ifm-infer dataset --analysis`` and return its output folder."""
     arguments = ["dataset", "--run", str(run), "--annotations", str(data.annotations)]
@@ -93,5 +73,5 @@ def synth_data(tmp_path_factory: pytest.TempPathFactory) -> SynthData:
 @pytest.fixture(scope="session")
 def inference(tmp_path_factory: pytest.TempPathFactory, synth_data: SynthData) -> InferenceOutput:
     """Real dumps of a randomly initialised tiny model on the synthetic videos; read-only."""
-    run = make_tiny_run(tmp_path_factory.mktemp("runs") / "tiny")
+    run = make_tiny_run(tmp_path_factory.mktemp("runs") / "tiny", INFER_OVERRIDES)
     return infer_with_analysis(run, synth_data, tmp_path_factory.mktemp("inference") / "out")

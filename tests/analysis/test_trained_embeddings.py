@@ -11,8 +11,9 @@ from instanceformer.analysis.cli import app
 from instanceformer.core.cli import run_app
 from instanceformer.dataprep.synth import SynthSpec, generate_synthetic_dataset
 from instanceformer.train.cli import app as train_app
+from tests.support.tiny_run import make_tiny_run
 
-from .conftest import INFER_OVERRIDES, SynthData, infer_with_analysis, make_tiny_run
+from .conftest import INFER_OVERRIDES, SynthData, infer_with_analysis
 
 TRAINING_STEPS = 24
 
@@ -49,7 +50,7 @@ def test_training_raises_the_track_separation(tmp_path: Path) -> None:
         data_root / "synth" / "annotations" / "instances_train.json",
         data_root / "synth" / "train" / "JPEGImages",
     )
-    random_run = make_tiny_run(tmp_path / "random")
+    random_run = make_tiny_run(tmp_path / "random", INFER_OVERRIDES)
     after = infer_with_analysis(trained, videos, tmp_path / "after").embeddings
     before = infer_with_analysis(random_run, videos, tmp_path / "before").embeddings
     trained_separation = _separation(after, tmp_path / "after.png")

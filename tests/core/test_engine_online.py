@@ -9,33 +9,21 @@ import torch
 
 from instanceformer.core.config import load_config
 from instanceformer.core.engine import OnlineEngine, load_run_model
-from instanceformer.core.engine.checkpoints import checkpoint_payload, save_checkpoint
+from instanceformer.core.engine.checkpoints import checkpoint_payload
 from instanceformer.core.engine.frames import read_frame
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats import check_results_against, decode_segmentation, load_annotations
 from instanceformer.core.formats.class_index import ClassIndex
 from instanceformer.core.model import build_model
-from instanceformer.core.runs import RunFolder
 from instanceformer.dataprep.synth import SynthSpec, generate_synthetic_dataset
+from tests.support.tiny_run import make_tiny_run
 
 OVERRIDES = ["infer.min_size=64", "infer.max_size=96", "infer.max_tracks=3"]
 
 
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    config = load_config("tiny-cpu", OVERRIDES)
-    torch.manual_seed(1)
-    run = RunFolder.create(tmp_path_factory.mktemp("run") / "tiny", config)
-    payload = checkpoint_payload(
-        model=build_model(config.model).state_dict(),
-        optimizer=None,
-        scheduler=None,
-        step=1,
-        epoch=0,
-        config=config,
-    )
-    save_checkpoint(run, payload, keep=1)
-    return run.root
+    return make_tiny_run(tmp_path_factory.mktemp("run") / "tiny", OVERRIDES, seed=1)
 
 
 @pytest.fixture(scope="module")

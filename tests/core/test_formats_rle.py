@@ -130,6 +130,8 @@ def test_uncompressed_round_trip_and_layout(mask: np.ndarray) -> None:
     assert all(run > 0 for run in counts[1:])
     np.testing.assert_array_equal(runs_to_mask(counts, height, width), mask)
     np.testing.assert_array_equal(decode_segmentation(rle, height, width), mask)
+    # Boolean masks (what the synthetic generator encodes) give the same runs.
+    assert encode_mask_uncompressed(mask.astype(bool)) == rle
 
 
 @settings(max_examples=150, deadline=None)

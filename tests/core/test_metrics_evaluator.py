@@ -37,7 +37,7 @@ from instanceformer.core.metrics import (
     occlusion_score,
     prepare_ground_truth,
 )
-from instanceformer.core.metrics.synthetic import SyntheticSpec, synthetic_evaluation_case
+from tests.support.evaluation_cases import EvaluationCaseSpec, synthetic_evaluation_case
 
 HEIGHT, WIDTH = 10, 10
 
@@ -179,7 +179,7 @@ def _without_empty_tracks(dataset: VideoDataset) -> VideoDataset:
 
 
 def test_perfect_predictions_give_ap_one() -> None:
-    dataset, _ = synthetic_evaluation_case(7, SyntheticSpec(num_videos=6, num_frames=5))
+    dataset, _ = synthetic_evaluation_case(7, EvaluationCaseSpec(num_videos=6, num_frames=5))
     dataset = _without_empty_tracks(dataset)
     results = [
         TrackResult(
@@ -222,7 +222,7 @@ def _reencoded(dataset: VideoDataset, encode) -> VideoDataset:
 
 
 def test_compressed_and_uncompressed_ground_truth_give_identical_curves() -> None:
-    dataset, results = synthetic_evaluation_case(11, SyntheticSpec(num_videos=5, num_frames=4))
+    dataset, results = synthetic_evaluation_case(11, EvaluationCaseSpec(num_videos=5, num_frames=4))
     compressed = _reencoded(dataset, to_compressed)
     first = compute_evaluation(results, dataset)
     second = compute_evaluation(results, compressed)
@@ -257,7 +257,7 @@ def test_polygon_ground_truth_equals_its_rasterised_rle() -> None:
 
 
 def test_prepared_ground_truth_gives_the_same_curves() -> None:
-    dataset, results = synthetic_evaluation_case(5, SyntheticSpec(num_videos=4, num_frames=4))
+    dataset, results = synthetic_evaluation_case(5, EvaluationCaseSpec(num_videos=4, num_frames=4))
     prepared = prepare_ground_truth(dataset)
     first = compute_evaluation(results, prepared)
     second = compute_evaluation(results, dataset)
@@ -267,8 +267,8 @@ def test_prepared_ground_truth_gives_the_same_curves() -> None:
 
 
 def test_short_long_mean() -> None:
-    short = synthetic_evaluation_case(1, SyntheticSpec(num_videos=3, num_frames=3))
-    long = synthetic_evaluation_case(2, SyntheticSpec(num_videos=2, num_frames=8))
+    short = synthetic_evaluation_case(1, EvaluationCaseSpec(num_videos=3, num_frames=3))
+    long = synthetic_evaluation_case(2, EvaluationCaseSpec(num_videos=2, num_frames=8))
     combined = evaluate_short_long(short[1], short[0], long[1], long[0])
     assert combined["short"] == evaluate_results(short[1], short[0])
     assert combined["long"] == evaluate_results(long[1], long[0])
@@ -352,10 +352,10 @@ def test_metrics_table_shows_percentages() -> None:
 @pytest.mark.parametrize(
     ("seed", "spec"),
     [
-        (2, SyntheticSpec(num_videos=6, num_frames=5, predictions_per_video=15, num_categories=3)),
+        (2, EvaluationCaseSpec(num_videos=6, num_frames=5, predictions_per_video=15, num_categories=3)),
         (
             3,
-            SyntheticSpec(
+            EvaluationCaseSpec(
                 num_videos=5, num_frames=4, predictions_per_video=40, num_categories=2, score_step=0.25
             ),
         ),
@@ -385,7 +385,7 @@ def test_pairs_skipped_by_the_iou_bound_change_nothing(seed, spec) -> None:
 
 
 def test_evaluate_files_equals_evaluating_the_loaded_files(tmp_path: Path) -> None:
-    dataset, results = synthetic_evaluation_case(8, SyntheticSpec(num_videos=4, num_frames=3))
+    dataset, results = synthetic_evaluation_case(8, EvaluationCaseSpec(num_videos=4, num_frames=3))
     annotations = write_annotations(dataset, tmp_path / "instances.json")
     expected = evaluate_results(results, dataset)
     calls = []

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from instanceformer.core.formats import COCO_CATEGORIES
+from instanceformer.core.formats import COCO_CATEGORIES, encode_mask_uncompressed
 
 IMAGE_HEIGHT, IMAGE_WIDTH = 40, 60
 
@@ -27,10 +27,7 @@ def coco_payload(category_ids: list[int], crowd: set[int] = frozenset()) -> dict
         if category_id in crowd:
             mask = np.zeros((IMAGE_HEIGHT, IMAGE_WIDTH), dtype=np.uint8)
             mask[5:15, 5:15] = 1
-            flat = mask.ravel(order="F")
-            changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-            runs = np.diff(np.concatenate(([0], changes, [flat.size]))).tolist()
-            segmentation: Any = {"size": [IMAGE_HEIGHT, IMAGE_WIDTH], "counts": runs}
+            segmentation: Any = encode_mask_uncompressed(mask)
         else:
             segmentation = _square(10.0, 10.0, 12.0)
         annotations.append(

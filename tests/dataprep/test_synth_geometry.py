@@ -1,4 +1,7 @@
-"""Property tests of the synthetic generator's building blocks: RLE, boxes, shapes, motion, labels."""
+"""Property tests of the synthetic generator's building blocks: boxes, shapes, motion, labels.
+
+Its masks are encoded by ``instanceformer.core.formats.rle`` (tests/core/test_formats_rle.py).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from instanceformer.core.errors import UserError
 from instanceformer.dataprep.synth import (
     SHAPE_KINDS,
     SynthSpec,
-    encode_uncompressed_rle,
     mask_bbox,
     occlusion_label,
     parse_frame_size,
@@ -43,20 +45,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 masks = st.integers(1, 12).flatmap(
     lambda height: st.integers(1, 12).flatmap(lambda width: arrays(np.bool_, (height, width)))
 )
-
-
-@settings(max_examples=200, deadline=None)
-@given(masks)
-def test_uncompressed_rle_matches_pycocotools(mask: np.ndarray) -> None:
-    rle = encode_uncompressed_rle(mask)
-    height, width = mask.shape
-    assert rle["size"] == [height, width]
-    assert sum(rle["counts"]) == height * width
-    assert all(count > 0 for count in rle["counts"][1:])
-    compressed = coco_mask.frPyObjects(rle, height, width)
-    np.testing.assert_array_equal(coco_mask.decode(compressed).astype(bool), mask)
-    reference = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
-    assert compressed["counts"] == reference["counts"]
 
 
 @settings(max_examples=200, deadline=None)

@@ -16,13 +16,13 @@ from instanceformer.core.formats import (
     write_results_zip,
 )
 from instanceformer.core.metrics import evaluate_results
-from instanceformer.core.metrics.synthetic import SyntheticSpec, synthetic_evaluation_case
 from instanceformer.infer.cli import app
+from tests.support.evaluation_cases import EvaluationCaseSpec, synthetic_evaluation_case
 
 
 @pytest.fixture(scope="module")
 def case() -> tuple[VideoDataset, list[TrackResult]]:
-    return synthetic_evaluation_case(21, SyntheticSpec(num_videos=5, num_frames=5))
+    return synthetic_evaluation_case(21, EvaluationCaseSpec(num_videos=5, num_frames=5))
 
 
 def test_evaluate_prints_a_table_and_writes_json(case, tmp_path: Path, capsys) -> None:

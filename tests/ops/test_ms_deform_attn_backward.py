@@ -6,16 +6,7 @@ import pytest
 import torch
 
 from instanceformer.ops import ms_deform_attn, ms_deform_attn_reference
-from instanceformer.ops.testing import AttentionInputs, border_locations, packed_levels, random_inputs
-
-
-def gradients(function, inputs: AttentionInputs, grad_output: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Gradients of <function(inputs), grad_output> for value, sampling_locations and attention_weights."""
-    leaves = inputs.requiring_grad()
-    output = function(*leaves)
-    return torch.autograd.grad(
-        output, (leaves.value, leaves.sampling_locations, leaves.attention_weights), grad_output
-    )
+from tests.support.attention_inputs import border_inputs, gradients, random_inputs
 
 
 def assert_gradients_close(actual, expected, tolerance: float) -> None:
@@ -71,22 +62,11 @@ def test_backward_matches_reference_backward(
 
 
 def test_backward_matches_reference_on_and_around_borders() -> None:
-    levels = [(4, 8), (2, 2), (1, 4)]
-    spatial_shapes, level_start_index, num_values = packed_levels(levels)
-    generator = torch.Generator().manual_seed(3)
     # Dyadic border positions: both implementations compute the same pixel coordinates exactly, so even
     # the one-sided location gradients on cell edges (pixel centres, x = -1 pixel) must agree.
-    per_level = [border_locations(width, height) for height, width in levels]
-    num_queries = min(len(points) for points in per_level)
-    locations = torch.stack([points[:num_queries] for points in per_level], dim=1)  # [Q, L, 2]
-    locations = locations.view(1, num_queries, 1, len(levels), 1, 2).expand(2, -1, 2, -1, -1, -1).contiguous()
-    inputs = AttentionInputs(
-        torch.randn(2, num_values, 2, 5, generator=generator, dtype=torch.float64),
-        spatial_shapes,
-        level_start_index,
-        locations,
-        torch.rand(2, num_queries, 2, len(levels), 1, generator=generator, dtype=torch.float64),
-    )
+    inputs = border_inputs([(4, 8), (2, 2), (1, 4)], head_channels=5, seed=3)
+    num_queries = inputs.sampling_locations.shape[1]
+    generator = torch.Generator().manual_seed(4)
     grad_output = torch.randn(2, num_queries, 2 * 5, generator=generator, dtype=torch.float64)
     actual = gradients(ms_deform_attn, inputs, grad_output)
     expected = gradients(ms_deform_attn_reference, inputs, grad_output)

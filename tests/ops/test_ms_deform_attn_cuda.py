@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from instanceformer.ops import kernel_available, ms_deform_attn, ms_deform_attn_reference
-from instanceformer.ops.testing import AttentionInputs, border_locations, packed_levels, random_inputs
+from tests.support.attention_inputs import border_inputs, gradients, random_inputs
 
 pytestmark = [
     pytest.mark.cuda,
@@ -23,14 +23,6 @@ def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
     actual = actual.detach().to("cpu", torch.float64)
     expected = expected.detach().to("cpu", torch.float64)
     return ((actual - expected).abs().max() / expected.abs().max().clamp_min(1e-30)).item()
-
-
-def gradients(function, inputs: AttentionInputs, grad_output: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    leaves = inputs.requiring_grad()
-    output = function(*leaves)
-    return torch.autograd.grad(
-        output, (leaves.value, leaves.sampling_locations, leaves.attention_weights), grad_output
-    )
 
 
 def test_the_cuda_kernel_is_built() -> None:
@@ -70,20 +62,9 @@ def test_backward_matches_reference(dtype: torch.dtype, head_channels: int) -> N
 
 
 def test_borders_match_the_cpu_kernel() -> None:
-    levels = [(4, 8), (2, 2), (1, 4)]
-    spatial_shapes, level_start_index, num_values = packed_levels(levels)
-    per_level = [border_locations(width, height) for height, width in levels]
-    num_queries = min(len(points) for points in per_level)
-    locations = torch.stack([points[:num_queries] for points in per_level], dim=1)
-    locations = locations.view(1, num_queries, 1, len(levels), 1, 2).expand(2, -1, 2, -1, -1, -1).contiguous()
-    generator = torch.Generator().manual_seed(5)
-    inputs = AttentionInputs(
-        torch.randn(2, num_values, 2, 5, generator=generator, dtype=torch.float64),
-        spatial_shapes,
-        level_start_index,
-        locations,
-        torch.rand(2, num_queries, 2, len(levels), 1, generator=generator, dtype=torch.float64),
-    )
+    inputs = border_inputs([(4, 8), (2, 2), (1, 4)], head_channels=5, seed=5)
+    num_queries = inputs.sampling_locations.shape[1]
+    generator = torch.Generator().manual_seed(6)
     grad_output = torch.randn(2, num_queries, 10, generator=generator, dtype=torch.float64)
     cpu = gradients(ms_deform_attn, inputs, grad_output)
     cuda = gradients(ms_deform_attn, inputs.to("cuda"), grad_output.cuda())

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from instanceformer.ops import kernel_available, ms_deform_attn, ms_deform_attn_reference
-from instanceformer.ops.testing import AttentionInputs, border_locations, packed_levels, random_inputs
+from tests.support.attention_inputs import AttentionInputs, border_inputs, packed_levels, random_inputs
 
 ODD_LEVELS = {
     "rows-and-columns": [(3, 5), (1, 4), (6, 1), (2, 2)],
@@ -59,21 +59,8 @@ def test_forward_matches_reference_on_odd_shapes(
 
 @pytest.mark.parametrize("head_channels", [3, 32])
 def test_forward_matches_reference_on_and_around_borders(head_channels: int) -> None:
-    levels = [(4, 8), (2, 1), (1, 2)]
-    spatial_shapes, level_start_index, num_values = packed_levels(levels)
-    generator = torch.Generator().manual_seed(1)
     # Every level gets its own border locations; one query per location, one point per level.
-    per_level = [border_locations(width, height) for height, width in levels]
-    num_queries = min(len(points) for points in per_level)
-    locations = torch.stack([points[:num_queries] for points in per_level], dim=1)  # [Q, L, 2]
-    locations = locations.view(1, num_queries, 1, len(levels), 1, 2).expand(2, -1, 2, -1, -1, -1).contiguous()
-    inputs = AttentionInputs(
-        torch.randn(2, num_values, 2, head_channels, generator=generator, dtype=torch.float64),
-        spatial_shapes,
-        level_start_index,
-        locations,
-        torch.rand(2, num_queries, 2, len(levels), 1, generator=generator, dtype=torch.float64),
-    )
+    inputs = border_inputs([(4, 8), (2, 1), (1, 2)], head_channels=head_channels, seed=1)
     assert relative_error(kernel_forward(inputs), ms_deform_attn_reference(*inputs)) < 1e-12
 
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,8 +18,10 @@ from instanceformer.ops import (
     ms_deform_attn,
     ms_deform_attn_reference,
 )
-from instanceformer.ops.testing import random_inputs
+from tests.support.attention_inputs import random_inputs
 
+# The folder that holds tests/: a subprocess started there imports `tests.support`.
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 FORWARD = torch.ops.instanceformer.ms_deform_attn.default
 BACKWARD = torch.ops.instanceformer.ms_deform_attn_backward.default
 
@@ -123,7 +126,7 @@ FALLBACK_SCRIPT = textwrap.dedent(
         ReferenceFallbackWarning, kernel_available, kernel_unavailable_reason, ms_deform_attn,
         ms_deform_attn_reference,
     )
-    from instanceformer.ops.testing import random_inputs
+    from tests.support.attention_inputs import random_inputs
 
     inputs = random_inputs([(3, 4), (1, 2)]).requiring_grad()
     with warnings.catch_warnings(record=True) as caught:
@@ -147,7 +150,12 @@ FALLBACK_SCRIPT = textwrap.dedent(
 def test_without_the_extension_the_reference_runs_with_one_warning() -> None:
     environment = dict(os.environ, PYTHONWARNINGS="default")
     completed = subprocess.run(
-        [sys.executable, "-c", FALLBACK_SCRIPT], capture_output=True, text=True, check=True, env=environment
+        [sys.executable, "-c", FALLBACK_SCRIPT],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+        cwd=REPOSITORY_ROOT,
     )
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report["cpu_available"] is False

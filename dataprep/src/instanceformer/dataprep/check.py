@@ -146,6 +146,8 @@ def check_dataset(
     payload = read_json_file(annotations)
     source = str(annotations)
     is_coco = kind == "coco" if kind is not None else is_coco_payload(payload)
+    dataset: CocoImageDataset | VideoDataset
+    always: list[int]
     if is_coco:
         dataset = parse_coco_annotations(payload, source)
         frames, always = _image_frames(dataset, frames_root), []

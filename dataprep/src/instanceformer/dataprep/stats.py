@@ -84,10 +84,10 @@ def _areas(track: Track, height: int, width: int) -> list[float]:
     areas = []
     for frame in track.present_frames:
         area = track.areas[frame]
+        segmentation = track.segmentations[frame]
+        assert segmentation is not None  # present_frames are the frames with a segmentation
         areas.append(
-            float(area)
-            if area is not None
-            else float(segmentation_area(track.segmentations[frame], height, width))
+            float(area) if area is not None else float(segmentation_area(segmentation, height, width))
         )
     return areas
 
@@ -131,7 +131,8 @@ def compute_stats(dataset: VideoDataset, source: str = "<annotations>") -> Datas
             if areas:
                 sizes[size_range(sum(areas) / len(areas))] += 1
             if track.occlusion is not None:
-                labels = [track.occlusion[f] for f in track.present_frames if track.occlusion[f] is not None]
+                present = (track.occlusion[f] for f in track.present_frames)
+                labels = [label for label in present if label is not None]
                 has_occlusion = has_occlusion or bool(labels)
                 occlusion_frames.update(labels)
                 if labels:

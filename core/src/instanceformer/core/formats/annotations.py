@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from instanceformer.core.errors import FormatError
 from instanceformer.core.formats.annotation_checks import validate_dataset
@@ -79,6 +79,10 @@ def _parse_track(fields: RecordFields) -> Track:
     )
 
 
+@overload
+def _records(source: str, payload: dict[str, Any], key: str, *, nullable: Literal[False]) -> list[Any]: ...
+@overload
+def _records(source: str, payload: dict[str, Any], key: str, *, nullable: bool) -> list[Any] | None: ...
 def _records(source: str, payload: dict[str, Any], key: str, *, nullable: bool) -> list[Any] | None:
     """The top-level list ``key`` (``None`` when missing or null and ``nullable``)."""
     value = payload.get(key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 from instanceformer.core.errors import FormatError
 
@@ -122,6 +122,12 @@ class RecordFields:
             raise self.error(key, f"expected a string or null, got {describe(value)}")
         return value
 
+    @overload
+    def list_field(
+        self, key: str, *, length: int | None = None, nullable: Literal[False] = False
+    ) -> list[Any]: ...
+    @overload
+    def list_field(self, key: str, *, length: int | None = None, nullable: bool) -> list[Any] | None: ...
     def list_field(self, key: str, *, length: int | None = None, nullable: bool = False) -> list[Any] | None:
         """A list field, optionally of exactly ``length`` entries; ``null`` allowed when ``nullable``."""
         value = self.get(key)

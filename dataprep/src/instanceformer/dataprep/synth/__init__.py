@@ -6,7 +6,7 @@ panning textured backgrounds. :func:`generate_synthetic_dataset` writes the fram
 annotation files of a :class:`SynthSpec`.
 """
 
-from instanceformer.dataprep.synth.annotations import occlusion_label
+from instanceformer.dataprep.synth.annotations import mask_bbox, occlusion_label
 from instanceformer.dataprep.synth.generate import (
     SPLITS,
     SplitSummary,
@@ -16,7 +16,6 @@ from instanceformer.dataprep.synth.generate import (
     video_rng,
 )
 from instanceformer.dataprep.synth.render import RenderedFrame, render_frame
-from instanceformer.dataprep.synth.rle import encode_uncompressed_rle, mask_bbox
 from instanceformer.dataprep.synth.scene import VideoScene, sample_scene
 from instanceformer.dataprep.synth.shapes import SHAPE_KINDS
 from instanceformer.dataprep.synth.spec import SynthSpec, parse_frame_size
@@ -29,7 +28,6 @@ __all__ = [
     "SynthSpec",
     "SynthSummary",
     "VideoScene",
-    "encode_uncompressed_rle",
     "generate_synthetic_dataset",
     "mask_bbox",
     "occlusion_label",

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from instanceformer.dataprep.synth.rle import encode_uncompressed_rle, mask_bbox
+from instanceformer.core.formats.rle import encode_mask_uncompressed
 
 NO_OCCLUSION = "no_occlusion"
 SLIGHT_OCCLUSION = "slight_occlusion"
@@ -37,6 +37,24 @@ def occlusion_label(visible_area: int, full_area: int) -> str:
     if visible_fraction >= SLIGHT_OCCLUSION_MIN_VISIBLE:
         return SLIGHT_OCCLUSION
     return SEVERE_OCCLUSION
+
+
+def mask_bbox(mask: np.ndarray) -> list[float]:
+    """The COCO box ``[x, y, width, height]`` in pixels of the foreground of a ``(height, width)`` mask.
+
+    ``x, y`` is the top-left covered pixel; width and height count covered columns and rows (so a single
+    pixel has size 1). An empty mask gives ``[0, 0, 0, 0]``.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    columns = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return [0.0, 0.0, 0.0, 0.0]
+    return [
+        float(columns[0]),
+        float(rows[0]),
+        float(columns[-1] - columns[0] + 1),
+        float(rows[-1] - rows[0] + 1),
+    ]
 
 
 class TrackAnnotation:
@@ -60,7 +78,7 @@ class TrackAnnotation:
             self.areas.append(None)
             self.bboxes.append(None)
             return
-        self.segmentations.append(encode_uncompressed_rle(visible_mask))
+        self.segmentations.append(encode_mask_uncompressed(visible_mask))
         self.areas.append(visible_area)
         self.bboxes.append(mask_bbox(visible_mask))
 

@@ -65,7 +65,7 @@ def sample_scene(
         category_ids[target] = category_ids[source]
     depths = rng.permutation(num_objects)
     shorter_side = min(height, width)
-    objects = []
+    objects: list[SceneObject] = []
     for index in range(num_objects):
         appearance = sample_appearance(rng)
         base_radius = rng.uniform(*RADIUS_RANGE) * shorter_side

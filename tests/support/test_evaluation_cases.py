@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from instanceformer.core.formats import decode_segmentation, segmentation_bbox, validate_dataset
-from instanceformer.core.metrics.synthetic import (
-    SyntheticSpec,
+from tests.support.evaluation_cases import (
+    EvaluationCaseSpec,
     _box,
     _uncompressed_counts,
     synthetic_evaluation_case,
@@ -36,7 +36,7 @@ def test_span_counts_decode_to_the_drawn_mask(height: int, width: int, seed: int
 
 
 def test_case_is_seeded_and_consistent() -> None:
-    spec = SyntheticSpec(num_videos=3, num_frames=4, height=120, width=160, min_side=8, max_side=150)
+    spec = EvaluationCaseSpec(num_videos=3, num_frames=4, height=120, width=160, min_side=8, max_side=150)
     dataset, results = synthetic_evaluation_case(4, spec)
     again, results_again = synthetic_evaluation_case(4, spec)
     assert dataset.to_json() == again.to_json()

@@ -1,8 +1,9 @@
-"""Inputs of multi-scale deformable attention for tests: random, packed pyramids and border cases."""
+"""Inputs of multi-scale deformable attention for tests (random, packed pyramids, border cases) and the
+gradients of a call on them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
@@ -97,3 +98,37 @@ def border_locations(width: int, height: int) -> torch.Tensor:
     along_y = [0.0, 1.0, 0.5, 0.5 / height, 1.0 / height, -0.5 / height, 1.0 + 0.5 / height, 2.0]
     grid_x, grid_y = torch.meshgrid(torch.tensor(along_x), torch.tensor(along_y), indexing="ij")
     return torch.stack([grid_x.flatten(), grid_y.flatten()], dim=-1).to(torch.float64)
+
+
+def border_inputs(
+    levels: Sequence[tuple[int, int]], *, head_channels: int = 5, seed: int = 0
+) -> AttentionInputs:
+    """float64 inputs that sample every level at its :func:`border_locations`.
+
+    Batch 2, 2 heads, one point per level; query ``q`` samples location ``q`` of every level's list (as
+    many queries as the shortest list has locations). Value and weights are random, drawn with ``seed``.
+    """
+    spatial_shapes, level_start_index, num_values = packed_levels(levels)
+    per_level = [border_locations(width, height) for height, width in levels]
+    num_queries = min(len(points) for points in per_level)
+    locations = torch.stack([points[:num_queries] for points in per_level], dim=1)  # [Q, L, 2]
+    locations = locations.view(1, num_queries, 1, len(levels), 1, 2).expand(2, -1, 2, -1, -1, -1).contiguous()
+    generator = torch.Generator().manual_seed(seed)
+    return AttentionInputs(
+        torch.randn(2, num_values, 2, head_channels, generator=generator, dtype=torch.float64),
+        spatial_shapes,
+        level_start_index,
+        locations,
+        torch.rand(2, num_queries, 2, len(levels), 1, generator=generator, dtype=torch.float64),
+    )
+
+
+def gradients(
+    function: Callable[..., torch.Tensor], inputs: AttentionInputs, grad_output: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """Gradients of <function(inputs), grad_output> for value, sampling_locations and attention_weights."""
+    leaves = inputs.requiring_grad()
+    output = function(*leaves)
+    return torch.autograd.grad(
+        output, (leaves.value, leaves.sampling_locations, leaves.attention_weights), grad_output
+    )

@@ -1,13 +1,13 @@
 """Benchmark of multi-scale deformable attention: compiled kernel against the PyTorch reference.
 
-Run ``python -m instanceformer.ops.benchmark`` (``make bench-ops``). One run measures, at the shapes of
-a 360x640 frame (levels 45x80, 23x40, 12x20, 6x10; S = 4820 values; 8 heads x 32 channels; 4 levels x
-4 points), the encoder (Q = S queries whose reference points are the pixel centres of every level) and
-the decoder (Q = 300 queries at random reference points); sampling locations are the reference point
-plus offsets of about two pixels of the sampled level. It times forward and forward+backward for the
-reference and the kernel on the CPU at each requested thread count, and on CUDA when a GPU and the CUDA
-kernel are present, and prints one table. Times are the best of at least ``--repeats`` runs after a
-warm-up; fast calls run until they add up to half a second.
+Run ``python -m tests.benchmarks.bench_ops`` from the repository root (``make bench-ops``). One run
+measures, at the shapes of a 360x640 frame (levels 45x80, 23x40, 12x20, 6x10; S = 4820 values; 8 heads
+x 32 channels; 4 levels x 4 points), the encoder (Q = S queries whose reference points are the pixel
+centres of every level) and the decoder (Q = 300 queries at random reference points); sampling
+locations are the reference point plus offsets of about two pixels of the sampled level. It times
+forward and forward+backward for the reference and the kernel on the CPU at each requested thread count,
+and on CUDA when a GPU and the CUDA kernel are present, and prints one table. Times are the best of at
+least ``--repeats`` runs after a warm-up; fast calls run until they add up to half a second.
 
 Floor model on the CPU: a call gathers 4 corners x D channels per sample (N*Q*M*L*P samples); the
 backward reads the value rows again and reads and writes the value gradient rows, so forward+backward
@@ -25,8 +25,6 @@ backward) at the device-memory rate of ``torch.sum`` over a buffer far larger th
 compute floor is the same FLOP count at the rate of a large float32 ``torch.mm``.
 
 The floor is the larger of the memory and compute floors; "of floor" is floor time / kernel time.
-
-Rich (extra ``bench`` of instanceformer-ops) renders the table; the operator itself needs only torch.
 """
 
 from __future__ import annotations
@@ -43,6 +41,7 @@ from rich.table import Table
 
 from instanceformer.ops._extensions import kernel_available, kernel_unavailable_reason
 from instanceformer.ops.reference import ms_deform_attn_reference
+from tests.support.attention_inputs import packed_levels
 
 LEVELS_360P: tuple[tuple[int, int], ...] = ((45, 80), (23, 40), (12, 20), (6, 10))
 NUM_HEADS = 8
@@ -76,6 +75,7 @@ class Workload:
 
     @property
     def head_channels(self) -> int:
+        """Channels per head: D."""
         return self.value.shape[3]
 
     @property
@@ -105,14 +105,6 @@ class Row:
     floor_s: float
 
 
-def pyramid(levels: Sequence[tuple[int, int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """spatial_shapes ``[L, 2]`` and level_start_index ``[L]`` (int64) of levels packed one after another."""
-    spatial_shapes = torch.tensor(levels, dtype=torch.int64, device=device)
-    areas = spatial_shapes.prod(dim=1)
-    level_start_index = torch.cat([areas.new_zeros(1), areas.cumsum(0)[:-1]])
-    return spatial_shapes, level_start_index
-
-
 def encoder_reference_points(levels: Sequence[tuple[int, int]]) -> torch.Tensor:
     """Normalised (x, y) pixel centres of every level in raster order: ``[S, 2]``."""
     points = []
@@ -132,8 +124,7 @@ def make_workload(
     generator: torch.Generator,
 ) -> Workload:
     """A workload with one query per reference point (``[Q, 2]``, normalised)."""
-    spatial_shapes, level_start_index = pyramid(LEVELS_360P, torch.device("cpu"))
-    num_values = int(spatial_shapes.prod(dim=1).sum())
+    spatial_shapes, level_start_index, num_values = packed_levels(LEVELS_360P)
     num_queries = reference_points.shape[0]
     num_levels = len(LEVELS_360P)
     value = torch.randn(1, num_values, NUM_HEADS, HEAD_CHANNELS, generator=generator)
@@ -278,17 +269,10 @@ def floor_seconds(
     return max(elements / rates.stream_elements_per_s, flops / rates.matmul_flop_per_s) / threads
 
 
-def kernel_op(
-    value: torch.Tensor,
-    spatial_shapes: torch.Tensor,
-    level_start_index: torch.Tensor,
-    sampling_locations: torch.Tensor,
-    attention_weights: torch.Tensor,
-) -> torch.Tensor:
-    """The compiled operator, called directly (no fallback)."""
-    return torch.ops.instanceformer.ms_deform_attn(
-        value, spatial_shapes, level_start_index, sampling_locations, attention_weights
-    )
+def kernel_op(*inputs: torch.Tensor) -> torch.Tensor:
+    """The compiled operator on the five inputs of :func:`ms_deform_attn_reference`, called directly
+    (no fallback)."""
+    return torch.ops.instanceformer.ms_deform_attn(*inputs)
 
 
 def measure_device(
@@ -367,8 +351,9 @@ def render_table(rows: Sequence[Row], caption: str) -> Table:
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command-line options (``argv`` None: ``sys.argv``); exits with a usage message on bad values."""
     parser = argparse.ArgumentParser(
-        prog="python -m instanceformer.ops.benchmark",
+        prog="python -m tests.benchmarks.bench_ops",
         description="Time the compiled ms_deform_attn kernel against the PyTorch reference.",
     )
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="CPU thread counts")
