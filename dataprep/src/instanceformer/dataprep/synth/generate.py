@@ -7,28 +7,30 @@ Layout under the output folder::
 
 Every video draws from its own random stream, seeded by ``(seed, split, video index)``, so the two
 splits never share a stream and equal arguments give byte-identical files, whatever the number of
-worker processes. Every file is written atomically; the annotation file of a split is written after all
-its frames.
+worker processes. The dataset is written in a staging folder beside the output folder and moved in when
+complete, so a failed or interrupted run leaves no partial dataset behind.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from instanceformer.core.errors import UserError
-from instanceformer.core.io import write_bytes_atomic, write_json_atomic
+from instanceformer.core.io import staged_output_folder, write_bytes_atomic, write_json_atomic
 from instanceformer.dataprep.synth.annotations import TrackAnnotation, category_records, video_record
 from instanceformer.dataprep.synth.render import JPEG_QUALITY, encode_jpeg, render_frame
-from instanceformer.dataprep.synth.scene import sample_scene
+from instanceformer.dataprep.synth.scenarios import sample_video_scene, scenario_info
 from instanceformer.dataprep.synth.spec import SynthSpec
 
 SPLITS = ("train", "valid")
+OUTPUT_NAMES = (*SPLITS, "annotations")
 _SPLIT_STREAM_TAGS = {"train": 1, "valid": 2}
 FORMAT_VERSION = 1
 
@@ -73,11 +75,17 @@ def video_name(split: str, video_index: int) -> str:
 
 
 def generate_synthetic_dataset(
-    out_dir: str | Path, spec: SynthSpec, progress: ProgressCallback | None = None, workers: int = 1
+    out_dir: str | Path,
+    spec: SynthSpec,
+    progress: ProgressCallback | None = None,
+    workers: int = 1,
+    force: bool = False,
 ) -> SynthSummary:
     """Generate the train and valid splits described by ``spec`` under ``out_dir``.
 
-    Existing files of the same names are replaced; other files in ``out_dir`` are left alone.
+    ``out_dir`` must be new or empty unless ``force``; with ``force`` its ``train/``, ``valid/`` and
+    ``annotations/`` are replaced and other entries are kept. Nothing appears in ``out_dir`` until the
+    whole dataset is written.
 
     Args:
         out_dir: the dataset folder (created if missing).
@@ -85,21 +93,37 @@ def generate_synthetic_dataset(
         progress: optional callback, see :data:`ProgressCallback`.
         workers: processes rendering videos in parallel (1 renders in this process); the files do not
             depend on it.
+        force: write into a folder that already holds files.
 
     Returns:
         A :class:`SynthSummary` with per-split counts and sizes.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"{out_dir}: --out: expected a folder, found a file")
     if workers < 1:
         raise UserError(f"--workers: expected a positive integer, got {workers}")
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
-    try:
-        return _generate(out_dir, spec, progress, pool)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+    with staged_output_folder(out_dir, own_names=OUTPUT_NAMES, force=force) as staging:
+        pool = (
+            ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts) if workers > 1 else None
+        )
+        try:
+            staged = _generate(staging, spec, progress, pool)
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+    splits = tuple(
+        replace(
+            split,
+            annotation_file=out_dir / split.annotation_file.relative_to(staging),
+            frame_root=out_dir / split.frame_root.relative_to(staging),
+        )
+        for split in staged.splits
+    )
+    return SynthSummary(out_dir=out_dir, splits=splits)
+
+
+def _ignore_interrupts() -> None:
+    """Leave Ctrl-C to the main process, which stops the pool and removes the staging folder."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _generate(
@@ -162,13 +186,7 @@ def _write_video(
     frame_root: Path, split: str, video_index: int, video_id: int, spec: SynthSpec
 ) -> tuple[list[dict[str, Any]], int]:
     """Render and write one video's frames; return its annotation records (ids 0) and the bytes written."""
-    scene = sample_scene(
-        video_rng(spec.seed, split, video_index),
-        spec.height,
-        spec.width,
-        spec.num_frames,
-        spec.num_categories,
-    )
+    scene = sample_video_scene(video_rng(spec.seed, split, video_index), spec)
     tracks = [TrackAnnotation(obj.category_id, spec.height, spec.width) for obj in scene.objects]
     folder = frame_root / video_name(split, video_index)
     written = 0
@@ -196,6 +214,7 @@ def _document(
             "num_categories": spec.num_categories,
             "frame_size": [spec.height, spec.width],
             "jpeg_quality": JPEG_QUALITY,
+            **scenario_info(spec),
         },
         "licenses": [],
         "videos": videos,

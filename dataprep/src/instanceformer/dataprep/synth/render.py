@@ -1,9 +1,9 @@
 """Render one frame of a scene: exact binary masks first, then the image drawn from those masks.
 
 Each object's full mask is its shape at the frame's pose, clipped to the frame (the border cuts an object
-off but does not occlude it). Its visible mask removes every pixel covered by an object nearer to the
-camera. The image paints the background, then every object back to front through its full mask, so the
-pixels that show an object are exactly its visible mask.
+off but does not occlude it). Its visible mask removes every pixel covered by an occluder band or by an
+object nearer to the camera. The image paints the background, then every object back to front through
+its full mask, then the occluder bands, so the pixels that show an object are exactly its visible mask.
 """
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ def render_frame(scene: VideoScene, frame_index: int) -> RenderedFrame:
 
     nearest_first = sorted(range(len(scene.objects)), key=lambda index: -scene.objects[index].depth)
     covered = np.zeros((height, width), dtype=bool)
+    for band in scene.occluders:
+        covered |= band.mask
     visible_masks: list[np.ndarray] = [np.zeros((height, width), dtype=bool)] * len(scene.objects)
     for index in nearest_first:
         visible_masks[index] = full_masks[index] & ~covered
@@ -98,6 +100,8 @@ def render_frame(scene: VideoScene, frame_index: int) -> RenderedFrame:
             continue
         colours = scene.objects[index].appearance.colours(footprint.local_u, footprint.local_v)
         image[footprint.rows, footprint.columns][footprint.mask] = colours
+    for band in scene.occluders:
+        band.paint(image)
     noise_rng = np.random.default_rng([scene.noise_seed, frame_index])
     image = image * scene.brightness[frame_index] + noise_rng.normal(0.0, SENSOR_NOISE_STD, image.shape)
     pixels = np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)

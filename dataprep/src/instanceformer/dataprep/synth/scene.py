@@ -9,6 +9,7 @@ import numpy as np
 from instanceformer.dataprep.synth.appearance import ObjectAppearance, sample_appearance
 from instanceformer.dataprep.synth.background import Background, sample_background
 from instanceformer.dataprep.synth.motion import Trajectory, sample_motion_plan, simulate_trajectory
+from instanceformer.dataprep.synth.occluders import OccluderBand
 from instanceformer.dataprep.synth.shapes import SHAPE_KINDS
 
 MAX_OBJECTS = 5
@@ -46,6 +47,7 @@ class VideoScene:
     objects: tuple[SceneObject, ...]  # in annotation order
     brightness: np.ndarray  # (num_frames,) global illumination gain per frame
     noise_seed: int  # seeds the per-frame sensor noise
+    occluders: tuple[OccluderBand, ...] = ()  # drawn in front of every object
 
 
 def sample_scene(
@@ -80,21 +82,26 @@ def sample_scene(
                 depth=int(depths[index]),
             )
         )
-    frames = np.arange(num_frames)
-    brightness = (
-        1.0
-        + _BRIGHTNESS_DRIFT * np.sin(rng.uniform(0.05, 0.3) * frames + rng.uniform(0, 2 * np.pi))
-        + rng.normal(0.0, _BRIGHTNESS_JITTER, num_frames)
-    )
     return VideoScene(
         height=height,
         width=width,
         num_frames=num_frames,
         background=background,
         objects=tuple(objects),
-        brightness=brightness.astype(np.float32),
+        brightness=sample_brightness(rng, num_frames),
         noise_seed=int(rng.integers(2**63 - 1)),
     )
+
+
+def sample_brightness(rng: np.random.Generator, num_frames: int) -> np.ndarray:
+    """A global illumination gain per frame ``(num_frames,)`` float32: a slow drift plus jitter around 1."""
+    frames = np.arange(num_frames)
+    brightness = (
+        1.0
+        + _BRIGHTNESS_DRIFT * np.sin(rng.uniform(0.05, 0.3) * frames + rng.uniform(0, 2 * np.pi))
+        + rng.normal(0.0, _BRIGHTNESS_JITTER, num_frames)
+    )
+    return brightness.astype(np.float32)
 
 
 def _crossing_target(
