@@ -32,6 +32,8 @@ DatasetName = Literal["ytvis19", "ytvis21", "ytvis22", "ovis", "coco", "synth"]
 BASIC_BLOCK_RESNETS = ("resnet10", "resnet18", "resnet34")
 Activation = Literal["relu", "gelu"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
+ModelVariant = Literal["toolkit", "published"]
+ReferenceUpdate = Literal["multiplicative", "additive"]
 LearningRateSchedule = Literal["step", "cosine"]
 
 
@@ -122,7 +124,6 @@ class TransformerConfig:
     activation: Activation = "relu"
     num_queries: int = 300
     num_query_groups: int = 1
-    box_refine: bool = True
 
     def __post_init__(self) -> None:
         prefix = "model.transformer"
@@ -149,7 +150,8 @@ class MaskHeadConfig:
     The controller emits the weights of ``num_dynamic_layers`` 1x1 convolutions over
     ``dynamic_channels`` mask-branch channels plus 2 relative-coordinate channels:
     (8+2)*8+8 + 8*8+8 + 8*1+1 = 169 parameters with the defaults. The 2 coordinate inputs are the offset
-    from the instance's centre in units of the image size, times ``coordinate_scale``.
+    from the instance's centre in units of the image size, times ``coordinate_scale`` (in input pixels,
+    without the scale, with ``model.variant: published``).
     """
 
     dynamic_channels: int = 8
@@ -167,11 +169,12 @@ class MaskHeadConfig:
 
     @property
     def num_dynamic_parameters(self) -> int:
-        """The number of weights and biases the controller emits per instance."""
+        """The number of weights and biases the controller emits per instance: layers (C+2)->C, C->C, ...,
+        C->1 (a single layer is (C+2)->1)."""
         channels = self.dynamic_channels
-        total = (channels + 2) * channels + channels
-        total += (self.num_dynamic_layers - 2) * (channels * channels + channels)
-        return total + channels + 1
+        inputs = [channels + 2] + [channels] * (self.num_dynamic_layers - 1)
+        outputs = [channels] * (self.num_dynamic_layers - 1) + [1]
+        return sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(inputs, outputs, strict=True))
 
 
 @dataclass(frozen=True)
@@ -196,17 +199,48 @@ class TemporalConfig:
 
 
 @dataclass(frozen=True)
+class PublishedConfig:
+    """Settings that only ``model.variant: published`` reads (docs/deviations.md lists the differences).
+
+    ``reference_update`` is how the first decoder layer's reference points of frame ``t`` follow from
+    those of frame ``t - 1`` when ``model.temporal.propagate_boxes`` is on: ``multiplicative``
+    ``sigmoid(r_{t-1} * sigmoid(W pos))`` (the published default) or ``additive``
+    ``sigmoid(r_{t-1} + sigmoid(W pos))`` (the published ``--propagate_ref_additive``, which the
+    official OVIS evaluation script passes). ``class_logits`` is the number of class-head outputs in the
+    published raw-id layout, where logit ``i`` scores dataset category id ``i`` (42 for YouTube-VIS, 27
+    for OVIS); class ``k`` of the ``num_classes`` contiguous classes is logit ``k + 1``.
+    """
+
+    reference_update: ReferenceUpdate = "multiplicative"
+    class_logits: int = 42
+
+
+@dataclass(frozen=True)
 class ModelConfig:
-    """The whole model: backbone, transformer, heads and temporal parts."""
+    """The whole model: backbone, transformer, heads and temporal parts.
+
+    ``variant`` ``toolkit`` is the model of the paper as this toolkit implements it; ``published``
+    reproduces the forward pass of the published code (for converted published checkpoints: query
+    position left out of the decoder's deformable attention, the published reference-point and memory
+    position rules, pixel coordinates and aligned upsampling in the mask head, the raw-id class layout of
+    ``published``).
+    """
 
     num_classes: int = 40
+    variant: ModelVariant = "toolkit"
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     mask_head: MaskHeadConfig = field(default_factory=MaskHeadConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    published: PublishedConfig = field(default_factory=PublishedConfig)
 
     def __post_init__(self) -> None:
         _require(self.num_classes > 0, "model.num_classes", "a positive integer")
+        _require(
+            self.variant == "toolkit" or self.published.class_logits > self.num_classes,
+            "model.published.class_logits",
+            f"more than model.num_classes ({self.num_classes}): class k is logit k + 1",
+        )
         _require(
             self.temporal.memory_top_k <= self.transformer.num_queries,
             "model.temporal.memory_top_k",

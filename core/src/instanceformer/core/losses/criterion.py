@@ -32,7 +32,6 @@ from instanceformer.core.losses.mask_losses import (
 )
 from instanceformer.core.losses.matcher import ClipMatch, ClipMatcher, matchable_instances
 from instanceformer.core.model.batch import ClipTargets
-from instanceformer.core.model.mask_head import dynamic_mask_logits
 from instanceformer.core.model.outputs import FrameOutputs
 
 TERMS = ("class", "box_l1", "box_giou", "mask_focal", "mask_dice")
@@ -356,13 +355,11 @@ def _pair_masks(
     parameters[slot] = layers.mask_parameters[pairs.rows, pairs.queries]
     centres[slot] = layers.mask_centres[pairs.rows, pairs.queries]
     batch_rows = pairs.slot_rows % num_rows
-    logits = dynamic_mask_logits(
-        frame.mask_features[batch_rows],
-        parameters,
-        centres,
-        frame.valid_ratios[batch_rows],
-        frame.feature_stride,
-        frame.mask_stride,
-        frame.coordinate_scale,
+    # index_select, not advanced indexing: batch_rows repeats rows, and the backward of x[rows] on CPU adds
+    # the repeated rows' gradients with unordered atomic adds across threads (run-to-run different sums);
+    # index_select's backward adds them in index order.
+    mask_features = frame.mask_features.index_select(0, batch_rows)
+    logits = frame.mask_head(
+        mask_features, parameters, centres, frame.image_sizes[batch_rows]
     )  # [num_slot_rows, max_count, h, w]
     return logits[slot]

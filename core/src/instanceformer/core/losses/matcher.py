@@ -158,13 +158,13 @@ class ClipMatcher:
         )  # [L, T, B*Q, N_all]
         costs = torch.where(present[:, None, :], costs, torch.zeros_like(costs)).sum(dim=1)  # [L, B*Q, N_all]
         costs = costs.nan_to_num(nan=1e8, posinf=1e8, neginf=-1e8)
-        costs = costs.view(num_layers, batch_size, num_queries, -1).cpu().numpy()
+        cost_matrices = costs.view(num_layers, batch_size, num_queries, -1).cpu().numpy()
         kept = [index.cpu() for index in kept]
         starts = [0]
         for index in kept:
             starts.append(starts[-1] + len(index))
         matches: list[list[ClipMatch]] = []
-        for layer_costs in costs:
+        for layer_costs in cost_matrices:
             layer_matches = []
             for batch_index, index in enumerate(kept):
                 rows, columns = linear_sum_assignment(

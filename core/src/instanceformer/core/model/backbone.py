@@ -11,6 +11,7 @@ loads it with :func:`load_backbone_weights`. A :class:`Backbone` on its own neve
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -38,6 +39,8 @@ SWIN_L_SETTINGS = {
 }
 # classifier keys of a torchvision checkpoint that a backbone does not use
 CLASSIFIER_PREFIXES = {"resnet": ("fc.",), "swin": ("norm.", "head.")}
+# where a published InstanceFormer checkpoint keeps the torchvision body
+PUBLISHED_BODY_PREFIX = "detr.backbone.0.body."
 
 
 def _norm_layer(config: BackboneConfig) -> Callable[[int], nn.Module]:
@@ -62,6 +65,7 @@ class Backbone(nn.Module):
         self.name = config.name
         self.strides = tuple(config.return_strides)
         self.family = "swin" if config.name == "swin_l" else "resnet"
+        self.output_norms: nn.ModuleList | None
         if self.family == "swin":
             body = models.SwinTransformer(**SWIN_L_SETTINGS)
             del body.norm, body.head, body.avgpool, body.permute, body.flatten
@@ -116,6 +120,7 @@ class Backbone(nn.Module):
         return outputs
 
     def _swin_forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        assert self.output_norms is not None  # built for the swin family
         hidden = images
         outputs = []
         for index, block in enumerate(self.body.features):
@@ -134,7 +139,9 @@ def _read_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
     if not path.is_file():
         raise UserError(f"{path}: no such backbone weights file (model.backbone.weights)")
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        # a published InstanceFormer checkpoint also holds its training arguments (a Namespace)
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as problem:
         raise FormatError(path, None, None, f"not a loadable state dict ({type(problem).__name__})") from None
     for key in ("state_dict", "model"):
@@ -142,6 +149,12 @@ def _read_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
             loaded = loaded[key]
     if not isinstance(loaded, dict) or not all(isinstance(value, torch.Tensor) for value in loaded.values()):
         raise FormatError(path, None, None, "expected a torchvision state dict of tensors")
+    if any(key.startswith(PUBLISHED_BODY_PREFIX) for key in loaded):
+        return {
+            key.removeprefix(PUBLISHED_BODY_PREFIX): value
+            for key, value in loaded.items()
+            if key.startswith(PUBLISHED_BODY_PREFIX)
+        }
     return loaded
 
 
@@ -154,8 +167,10 @@ def load_backbone_weights(backbone: Backbone, path: str | os.PathLike[str]) -> N
     """Load a torchvision-format state dict (e.g. ``resnet50-*.pth``) into ``backbone.body``.
 
     ``path`` may start with ``~``. The file may hold the state dict itself or nest it under ``state_dict``
-    or ``model``. The classifier keys (``fc.*`` for ResNets, ``norm.*``/``head.*`` for Swin) are ignored;
-    any missing key, unexpected key or shape mismatch is an error naming the file and the keys.
+    or ``model``; a published InstanceFormer checkpoint gives the body under ``detr.backbone.0.body.``
+    (the trained backbone of ``ifm-train convert``). The classifier keys (``fc.*`` for ResNets,
+    ``norm.*``/``head.*`` for Swin) are ignored; any missing key, unexpected key or shape mismatch is an
+    error naming the file and the keys.
     """
     path = Path(path).expanduser()
     loaded = _read_state_dict(path)

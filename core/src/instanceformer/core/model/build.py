@@ -8,15 +8,40 @@ from torch import nn
 
 from instanceformer.core.config.schema import ModelConfig, TemporalConfig, TransformerConfig
 from instanceformer.core.model.backbone import Backbone, load_backbone_weights
+from instanceformer.core.model.class_logits import (
+    CategoryIdClassLogits,
+    ClassLogitLayout,
+    ContiguousClassLogits,
+)
 from instanceformer.core.model.decoder import DeformableDecoder, DeformableDecoderLayer
 from instanceformer.core.model.encoder import DeformableEncoder, DeformableEncoderLayer
 from instanceformer.core.model.feedforward import MLP
 from instanceformer.core.model.instanceformer import InstanceFormer
-from instanceformer.core.model.mask_head import MaskBranch, dynamic_parameter_sizes
+from instanceformer.core.model.mask_head import (
+    DynamicMaskHead,
+    ImageFractionCoordinates,
+    MaskBranch,
+    PixelCoordinates,
+    aligned_bilinear,
+    bilinear_upsampling,
+    dynamic_parameter_sizes,
+)
 from instanceformer.core.model.multiscale import InputProjections
 from instanceformer.core.model.query_groups import QueryGroupInstanceFormer
-from instanceformer.core.model.temporal.memory import InstanceMemory
-from instanceformer.core.model.temporal.propagation import ClassPrior, PriorPropagation
+from instanceformer.core.model.temporal.memory import (
+    FrameOffsetPositions,
+    InstanceMemory,
+    MemoryFramePositions,
+    QueueSlotPositions,
+)
+from instanceformer.core.model.temporal.propagation import (
+    ClassPrior,
+    LearnedReferencePoints,
+    LocationPrior,
+    PreviousBoxCentres,
+    PriorPropagation,
+    PublishedReferenceChain,
+)
 
 
 def build_encoder(transformer: TransformerConfig) -> DeformableEncoder:
@@ -37,9 +62,12 @@ def build_encoder(transformer: TransformerConfig) -> DeformableEncoder:
     )
 
 
-def build_decoder(transformer: TransformerConfig, temporal: TemporalConfig) -> DeformableDecoder:
+def build_decoder(
+    transformer: TransformerConfig, temporal: TemporalConfig, *, position_in_cross_attention: bool = True
+) -> DeformableDecoder:
     """The decoder of ``model.transformer``, with a memory cross-attention in every layer when
-    ``model.temporal.memory`` is on."""
+    ``model.temporal.memory`` is on; ``position_in_cross_attention`` false leaves the query position out
+    of the deformable cross-attention (the published decoder)."""
     memory_heads = temporal.memory_heads if temporal.memory else None
     return DeformableDecoder(
         [
@@ -52,11 +80,45 @@ def build_decoder(transformer: TransformerConfig, temporal: TemporalConfig) -> D
                 transformer.dropout,
                 transformer.activation,
                 memory_heads,
+                position_in_cross_attention,
             )
             for _ in range(transformer.num_decoder_layers)
         ],
         transformer.d_model,
     )
+
+
+def build_location_prior(config: ModelConfig) -> LocationPrior:
+    """The location prior: none without ``model.temporal.propagate_boxes``, else the previous frame's box
+    centres (toolkit) or the published chain of initial reference points."""
+    if not config.temporal.propagate_boxes:
+        return LearnedReferencePoints()
+    if config.variant == "published":
+        return PublishedReferenceChain(additive=config.published.reference_update == "additive")
+    return PreviousBoxCentres()
+
+
+def build_class_logits(config: ModelConfig) -> ClassLogitLayout:
+    """One logit per class (toolkit) or the published raw-id layout of ``model.published.class_logits``."""
+    if config.variant == "published":
+        return CategoryIdClassLogits(config.num_classes, config.published.class_logits)
+    return ContiguousClassLogits(config.num_classes)
+
+
+def build_dynamic_mask_head(config: ModelConfig, feature_stride: int) -> DynamicMaskHead:
+    """The dynamic convolution: coordinates in image fractions times ``model.mask_head.coordinate_scale``
+    and bilinear upsampling (toolkit), or pixel coordinates and aligned upsampling (published)."""
+    if config.variant == "published":
+        return DynamicMaskHead(
+            feature_stride, config.mask_head.mask_stride, PixelCoordinates(), aligned_bilinear
+        )
+    coordinates = ImageFractionCoordinates(config.mask_head.coordinate_scale)
+    return DynamicMaskHead(feature_stride, config.mask_head.mask_stride, coordinates, bilinear_upsampling)
+
+
+def build_memory_frame_positions(config: ModelConfig) -> MemoryFramePositions:
+    """Memory-token frame positions: frame offsets (toolkit) or the published queue slots."""
+    return QueueSlotPositions() if config.variant == "published" else FrameOffsetPositions()
 
 
 def build_model(config: ModelConfig, *, pretrained_backbone: bool = True) -> InstanceFormer:
@@ -76,17 +138,17 @@ def build_model(config: ModelConfig, *, pretrained_backbone: bool = True) -> Ins
         :class:`InstanceFormer`; in training mode.
     """
     transformer, temporal, mask_head = config.transformer, config.temporal, config.mask_head
-    d_model, num_classes = transformer.d_model, config.num_classes
+    d_model = transformer.d_model
+    class_logits = build_class_logits(config)
+    num_logits = class_logits.num_logits
     backbone = Backbone(config.backbone)
     input_projections = InputProjections(list(backbone.channels), d_model, transformer.num_feature_levels)
     encoder = build_encoder(transformer)
-    decoder = build_decoder(transformer, temporal)
+    decoder = build_decoder(transformer, temporal, position_in_cross_attention=config.variant != "published")
     # each row: [position embedding | initial content], d_model each; query group g holds rows g*Q .. g*Q+Q-1
     query_embedding = nn.Embedding(transformer.num_queries * transformer.num_query_groups, 2 * d_model)
     reference_points = nn.Linear(d_model, 2)
-    class_heads = nn.ModuleList(
-        nn.Linear(d_model, num_classes) for _ in range(transformer.num_decoder_layers)
-    )
+    class_heads = nn.ModuleList(nn.Linear(d_model, num_logits) for _ in range(transformer.num_decoder_layers))
     weight_sizes, bias_sizes = dynamic_parameter_sizes(
         mask_head.dynamic_channels, mask_head.num_dynamic_layers
     )
@@ -95,9 +157,15 @@ def build_model(config: ModelConfig, *, pretrained_backbone: bool = True) -> Ins
         d_model, mask_head.branch_channels, mask_head.dynamic_channels, len(backbone.strides)
     )
     embedding_head = MLP(d_model, d_model, temporal.embedding_dim, 2) if temporal.contrastive else None
-    class_prior = ClassPrior(num_classes, d_model) if temporal.propagate_classes else None
+    class_prior = ClassPrior(num_logits, d_model) if temporal.propagate_classes else None
     memory = (
-        InstanceMemory(d_model, num_classes, temporal.memory_top_k, transformer.dropout)
+        InstanceMemory(
+            d_model,
+            num_logits,
+            temporal.memory_top_k,
+            transformer.dropout,
+            build_memory_frame_positions(config),
+        )
         if temporal.memory
         else None
     )
@@ -111,11 +179,13 @@ def build_model(config: ModelConfig, *, pretrained_backbone: bool = True) -> Ins
         query_embedding=query_embedding,
         reference_points=reference_points,
         class_heads=class_heads,
+        class_logits=class_logits,
         controller=controller,
         mask_branch=mask_branch,
+        dynamic_mask_head=build_dynamic_mask_head(config, min(backbone.strides)),
         embedding_head=embedding_head,
         propagation=PriorPropagation(
-            representation=temporal.propagate_embeddings, location=temporal.propagate_boxes
+            representation=temporal.propagate_embeddings, location=build_location_prior(config)
         ),
         class_prior=class_prior,
         memory=memory,

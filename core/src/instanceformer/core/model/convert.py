@@ -57,8 +57,8 @@ SKIP_RULES: tuple[tuple[str, str], ...] = (
     (r"detr\.transformer\.decoder\.bbox_embed\..+", "alias of detr.bbox_embed (the same tensors)"),
     (
         r"detr\.temporal_class_embed\..+",
-        "published class propagation (a softmax over one element, i.e. an identity); this model's class "
-        "prior is a different module",
+        "published class propagation (softmax weights over the frames that sum to one multiply the current "
+        "logits: an identity); this model's class prior is a different module",
     ),
 )
 
@@ -82,11 +82,16 @@ class ConversionReport:
     missing: tuple[str, ...]
 
     def summary(self) -> str:
-        """A few human-readable lines: counts and the first keys of every problem list."""
+        """A few human-readable lines: counts, why keys were skipped and the first keys of every problem
+        list."""
         lines = [
             f"mapped {len(self.mapped)} tensors, skipped {len(self.skipped)}, unmapped {len(self.unmapped)}, "
             f"shape mismatches {len(self.mismatched)}, not provided {len(self.missing)}"
         ]
+        reasons: dict[str, int] = {}
+        for _, reason in self.skipped:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        lines += [f"  skipped {count}: {reason}" for reason, count in reasons.items()]
         for key, ours, theirs_shape, our_shape in self.mismatched[:10]:
             lines.append(f"  mismatch: {key} {theirs_shape} -> {ours} {our_shape}")
         lines += [f"  unmapped: {key}" for key in self.unmapped[:10]]

@@ -39,6 +39,10 @@ class DeformableDecoderLayer(nn.Module):
     cross-attention (InstanceFormer's "memory cross-attention": the queries attend to the instance tokens
     of the last frames, :mod:`instanceformer.core.model.temporal.memory`) exists only when the model keeps
     an instance memory; for a sample whose memory is still empty it is the identity.
+
+    ``position_in_cross_attention`` false drives the deformable cross-attention's sampling offsets and
+    weights by the content alone, as the published code does (``model.variant: published``); the toolkit
+    adds the query position, as Deformable DETR does.
     """
 
     def __init__(
@@ -51,14 +55,17 @@ class DeformableDecoderLayer(nn.Module):
         dropout: float,
         activation: str,
         memory_heads: int | None,
+        position_in_cross_attention: bool = True,
     ):
         super().__init__()
+        self.position_in_cross_attention = position_in_cross_attention
         self.self_attention = nn.MultiheadAttention(d_model, num_heads, dropout=dropout, batch_first=True)
         self.self_attention_dropout = nn.Dropout(dropout)
         self.self_attention_norm = nn.LayerNorm(d_model)
         self.cross_attention = MultiScaleDeformableAttention(d_model, num_levels, num_heads, num_points)
         self.cross_attention_dropout = nn.Dropout(dropout)
         self.cross_attention_norm = nn.LayerNorm(d_model)
+        self.memory_attention: nn.MultiheadAttention | None
         if memory_heads is not None:
             self.memory_attention = nn.MultiheadAttention(
                 d_model, memory_heads, dropout=dropout, batch_first=True
@@ -97,7 +104,7 @@ class DeformableDecoderLayer(nn.Module):
         attended = self.self_attention(query, query, content, need_weights=False)[0]
         content = self.self_attention_norm(content + self.self_attention_dropout(attended))
         sampled = self.cross_attention(
-            content + position,
+            content + position if self.position_in_cross_attention else content,
             reference_input,
             encoder_memory,
             features.spatial_shapes,
@@ -113,6 +120,7 @@ class DeformableDecoderLayer(nn.Module):
     def _attend_to_memory(
         self, content: torch.Tensor, position: torch.Tensor, memory: MemoryReadout
     ) -> torch.Tensor:
+        assert self.memory_attention is not None  # called only when the layer has memory attention
         attended = self.memory_attention(
             content + position,
             memory.tokens + memory.positions,
@@ -140,6 +148,14 @@ def scale_reference_to_levels(reference: torch.Tensor, valid_ratios: torch.Tenso
     return reference[:, :, None, :] * valid_ratios[:, None, :, :]
 
 
+def _last_linear(head: nn.Module) -> nn.Linear:
+    """The last layer of a box head (an :class:`MLP` of linear layers)."""
+    assert isinstance(head, MLP)
+    last_layer = head.layers[-1]
+    assert isinstance(last_layer, nn.Linear)
+    return last_layer
+
+
 class DeformableDecoder(nn.Module):
     """A stack of decoder layers; after each one a per-layer box MLP refines the reference.
 
@@ -156,10 +172,11 @@ class DeformableDecoder(nn.Module):
 
     def reset_box_heads(self) -> None:
         """Zero the last layer of every box head; the first head's size logits start at -2."""
-        for head in self.box_heads:
-            nn.init.zeros_(head.layers[-1].weight)
-            nn.init.zeros_(head.layers[-1].bias)
-        nn.init.constant_(self.box_heads[0].layers[-1].bias[2:], -2.0)
+        last_layers = [_last_linear(head) for head in self.box_heads]
+        for last_layer in last_layers:
+            nn.init.zeros_(last_layer.weight)
+            nn.init.zeros_(last_layer.bias)
+        nn.init.constant_(last_layers[0].bias[2:], -2.0)
 
     def forward(
         self,

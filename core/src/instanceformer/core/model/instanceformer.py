@@ -14,18 +14,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 from torch import nn
 
 from instanceformer.core.config.schema import ModelConfig
 from instanceformer.core.model.backbone import Backbone
+from instanceformer.core.model.class_logits import ClassLogitLayout
 from instanceformer.core.model.decoder import DecoderLayerOutput, DeformableDecoder
 from instanceformer.core.model.deformable_attention import MultiScaleDeformableAttention
 from instanceformer.core.model.encoder import DeformableEncoder
 from instanceformer.core.model.feedforward import MLP
-from instanceformer.core.model.mask_head import MaskBranch, dynamic_mask_logits
-from instanceformer.core.model.multiscale import InputProjections, MultiScaleFeatures, valid_ratios
+from instanceformer.core.model.mask_head import DynamicMaskHead, MaskBranch
+from instanceformer.core.model.multiscale import (
+    InputProjections,
+    MultiScaleFeatures,
+    unpadded_image_sizes,
+    valid_ratios,
+)
 from instanceformer.core.model.outputs import AnalysisOutputs, FrameOutputs, LayerOutputs
 from instanceformer.core.model.temporal.memory import InstanceMemory, select_top_queries
 from instanceformer.core.model.temporal.propagation import ClassPrior, PriorPropagation
@@ -48,9 +55,11 @@ class InstanceFormer(nn.Module):
         query_embedding: ``[num_queries, 2 * d_model]``: each row is [position embedding | initial
             content] of one query.
         reference_points: projects a query position to its learned reference point (logits).
-        class_heads: one class head per decoder layer.
+        class_heads: one class head per decoder layer, ``class_logits.num_logits`` outputs each.
+        class_logits: which class-head outputs are the dataset's classes.
         controller: the dynamic mask head's parameter generator, shared by the decoder layers.
         mask_branch: the shared mask features.
+        dynamic_mask_head: turns the controller's parameters and the mask features into mask logits.
         embedding_head: the instance-embedding head of the contrastive loss, or None (the decoder
             embedding is then the instance embedding).
         propagation: which priors pass from one frame to the next.
@@ -69,8 +78,10 @@ class InstanceFormer(nn.Module):
         query_embedding: nn.Embedding,
         reference_points: nn.Linear,
         class_heads: nn.ModuleList,
+        class_logits: ClassLogitLayout,
         controller: MLP,
         mask_branch: MaskBranch,
+        dynamic_mask_head: DynamicMaskHead,
         embedding_head: MLP | None,
         propagation: PriorPropagation,
         class_prior: ClassPrior | None,
@@ -85,8 +96,10 @@ class InstanceFormer(nn.Module):
         self.query_embedding = query_embedding
         self.reference_points = reference_points
         self.class_heads = class_heads
+        self.class_logits = class_logits
         self.controller = controller
         self.mask_branch = mask_branch
+        self.dynamic_mask_head = dynamic_mask_head
         self.embedding_head = embedding_head
         self.class_prior = class_prior
         self.memory = memory
@@ -109,8 +122,10 @@ class InstanceFormer(nn.Module):
         nn.init.zeros_(self.reference_points.bias)
         bias = -math.log((1.0 - CLASS_PRIOR_PROBABILITY) / CLASS_PRIOR_PROBABILITY)
         for head in self.class_heads:
+            assert isinstance(head, nn.Linear)
             nn.init.constant_(head.bias, bias)
         for layer in self.controller.layers:
+            assert isinstance(layer, nn.Linear)
             nn.init.xavier_uniform_(layer.weight)
             nn.init.zeros_(layer.bias)
         if self.memory is not None:
@@ -146,7 +161,7 @@ class InstanceFormer(nn.Module):
             num_query_sets,
             self.num_queries,
             self.config.transformer.d_model,
-            self.config.num_classes,
+            self.class_logits.num_logits,
             num_slots,
             device=parameter.device if device is None else device,
             dtype=parameter.dtype,
@@ -188,6 +203,7 @@ class InstanceFormer(nn.Module):
             layers,
             mask_features,
             valid_ratios(padding_mask),
+            unpadded_image_sizes(padding_mask),
             collect_analysis=collect_analysis,
             compute_masks=compute_masks,
         )
@@ -269,6 +285,7 @@ class InstanceFormer(nn.Module):
         layers: Sequence[LayerOutputs],
         mask_features: torch.Tensor,
         image_valid_ratios: torch.Tensor,
+        image_sizes: torch.Tensor,
         *,
         collect_analysis: bool,
         compute_masks: bool | None,
@@ -281,28 +298,22 @@ class InstanceFormer(nn.Module):
             layers: from :meth:`predict`.
             mask_features: ``[batch_size, dynamic_channels, h, w]`` from :meth:`mask_features`.
             image_valid_ratios: ``[batch_size, 2]`` (width, height) valid fraction of the padded input.
+            image_sizes: ``[batch_size, 2]`` (width, height) of the unpadded image in input pixels.
             collect_analysis, compute_masks: as in :meth:`step`.
         """
         final, hidden = layers[-1], decoded[-1].hidden
-        feature_stride = min(self.backbone.strides)
-        mask_head = self.config.mask_head
         if compute_masks is None:
             compute_masks = not self.training
         masks = None
         if compute_masks:
-            masks = dynamic_mask_logits(
-                mask_features,
-                final.mask_parameters,
-                final.mask_centres,
-                image_valid_ratios,
-                feature_stride,
-                mask_head.mask_stride,
-                mask_head.coordinate_scale,
+            masks = self.dynamic_mask_head(
+                mask_features, final.mask_parameters, final.mask_centres, image_sizes
             )
-        probabilities = final.logits.sigmoid()  # [B, Q, C]
+        # the memory and its selection read every class-head output, the outputs the dataset's classes
+        probabilities = final.logits.sigmoid()  # [B, Q, num_logits]
         selected = select_top_queries(probabilities, self.config.temporal.memory_top_k)  # [B, k]
         outputs = FrameOutputs(
-            logits=final.logits,
+            logits=self.class_logits.dataset_classes(final.logits),
             boxes=final.boxes,
             masks=masks,
             embeddings=hidden if self.embedding_head is None else self.embedding_head(hidden),
@@ -311,14 +322,22 @@ class InstanceFormer(nn.Module):
             mask_centres=final.mask_centres,
             mask_features=mask_features,
             valid_ratios=image_valid_ratios,
+            image_sizes=image_sizes,
             memory_queries=selected,
-            feature_stride=feature_stride,
-            mask_stride=mask_head.mask_stride,
-            aux=tuple(layers[:-1]) if self.training else (),
+            mask_head=self.dynamic_mask_head,
+            aux=tuple(self._dataset_classes(layer) for layer in layers[:-1]) if self.training else (),
             analysis=_analysis(decoded) if collect_analysis else None,
-            coordinate_scale=mask_head.coordinate_scale,
         )
-        return outputs, self._next_state(state, hidden, probabilities, final.boxes, selected)
+        next_state = self._next_state(
+            state, hidden, probabilities, final.boxes, decoded[0].reference, selected
+        )
+        return outputs, next_state
+
+    def _dataset_classes(self, layer: LayerOutputs) -> LayerOutputs:
+        """``layer`` with its logits reduced to the dataset's classes (the same object when the heads
+        already have one logit per class)."""
+        logits = self.class_logits.dataset_classes(layer.logits)
+        return layer if logits is layer.logits else replace(layer, logits=logits)
 
     def _next_state(
         self,
@@ -326,9 +345,11 @@ class InstanceFormer(nn.Module):
         hidden: torch.Tensor,
         probabilities: torch.Tensor,
         boxes: torch.Tensor,
+        reference_points: torch.Tensor,
         selected: torch.Tensor,
     ) -> TrackingState:
-        """The priors of this frame and the memory queue with its ``selected`` queries written."""
+        """The priors of this frame (``reference_points``: the first decoder layer's) and the memory queue
+        with its ``selected`` queries written."""
         tokens, query_indices = state.memory_tokens, state.memory_query_indices
         frame_indices, valid = state.memory_frame_indices, state.memory_valid
         if self.memory is not None and state.num_slots > 0:
@@ -340,6 +361,7 @@ class InstanceFormer(nn.Module):
             embeddings=hidden,
             class_probabilities=probabilities,
             boxes=boxes.detach(),
+            reference_points=reference_points,
             memory_tokens=tokens,
             memory_query_indices=query_indices,
             memory_frame_indices=frame_indices,

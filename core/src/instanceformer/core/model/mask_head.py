@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,6 +25,7 @@ class MaskBranch(nn.Module):
         convs = [nn.Conv2d(d_model, branch_channels, kernel_size=3, padding=1)]
         convs += [nn.Conv2d(branch_channels, branch_channels, 3, padding=1) for _ in range(num_levels - 1)]
         self.fusion_convs = nn.ModuleList(convs)
+        self.laterals: nn.ModuleList | None
         if branch_channels != d_model:
             self.laterals = nn.ModuleList(
                 nn.Conv2d(d_model, branch_channels, kernel_size=1) for _ in range(num_levels - 1)
@@ -37,6 +42,7 @@ class MaskBranch(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_uniform_(module.weight, a=1)
+                assert module.bias is not None  # every convolution here has a bias
                 nn.init.zeros_(module.bias)
 
     def forward(self, level_maps: list[torch.Tensor]) -> torch.Tensor:
@@ -67,53 +73,136 @@ def dynamic_parameter_sizes(dynamic_channels: int, num_layers: int) -> tuple[lis
     return [i * o for i, o in zip(inputs, outputs, strict=True)], outputs
 
 
-def normalised_pixel_centres(
-    height: int, width: int, stride: int, valid_ratios: torch.Tensor
+def pixel_centres(
+    height: int, width: int, stride: int, dtype: torch.dtype, device: torch.device
 ) -> torch.Tensor:
-    """The centres of a feature map's pixels in units of the unpadded image size.
-
-    Args:
-        height, width: size of the feature map; its pixel ``(i, j)`` covers input pixels centred at
-            ``(stride * j + stride / 2, stride * i + stride / 2)``.
-        stride: the map's stride in input pixels.
-        valid_ratios: ``[batch_size, 2]`` (width, height) valid fraction of the padded input.
+    """The input-pixel positions of a feature map's cells: cell ``(i, j)`` is centred at
+    ``(stride * j + stride / 2, stride * i + stride / 2)``.
 
     Returns:
-        ``[batch_size, 2, height * width]`` (x, y) of every pixel, row-major.
+        ``[2, height * width]`` (x, y) of every cell, row-major.
     """
-    device, dtype = valid_ratios.device, valid_ratios.dtype
     pixel_y = torch.arange(height, dtype=dtype, device=device) * stride + stride / 2
     pixel_x = torch.arange(width, dtype=dtype, device=device) * stride + stride / 2
     grid_y, grid_x = torch.meshgrid(pixel_y, pixel_x, indexing="ij")  # [h, w]
-    valid_size = valid_ratios * torch.tensor([width * stride, height * stride], dtype=dtype, device=device)
-    pixels = torch.stack((grid_x.flatten(), grid_y.flatten()), dim=0)  # [2, h*w]
-    return pixels[None] / valid_size[:, :, None]  # [B, 2, h*w]
+    return torch.stack((grid_x.flatten(), grid_y.flatten()), dim=0)  # [2, h*w]
+
+
+def normalised_pixel_centres(height: int, width: int, stride: int, image_sizes: torch.Tensor) -> torch.Tensor:
+    """The centres of a feature map's cells (:func:`pixel_centres`) in units of the unpadded image size.
+
+    Args:
+        height, width: size of the feature map.
+        stride: the map's stride in input pixels.
+        image_sizes: ``[batch_size, 2]`` (width, height) of the unpadded image in input pixels.
+
+    Returns:
+        ``[batch_size, 2, height * width]`` (x, y) of every cell, row-major.
+    """
+    pixels = pixel_centres(height, width, stride, image_sizes.dtype, image_sizes.device)  # [2, h*w]
+    return pixels[None] / image_sizes[:, :, None]  # [B, 2, h*w]
+
+
+class RelativeCoordinates(Protocol):
+    """How the dynamic convolution's 2 coordinate inputs, ``scale * (centre - pixel)``, are expressed."""
+
+    @property
+    def scale(self) -> float:
+        """Multiplies the relative coordinates."""
+        ...
+
+    def centres_and_pixels(
+        self, centres: torch.Tensor, image_sizes: torch.Tensor, height: int, width: int, stride: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Instance centres ``[batch_size, num_instances, 2]`` and cell centres
+        ``[batch_size, 2, height * width]`` in the same units, from centres normalised to the unpadded
+        image and ``image_sizes [batch_size, 2]`` (width, height) in input pixels."""
+        ...
+
+
+@dataclass(frozen=True)
+class ImageFractionCoordinates:
+    """The toolkit's coordinates: offsets in units of the unpadded image size, times ``scale``
+    (``model.mask_head.coordinate_scale``), so they do not depend on the input resolution."""
+
+    scale: float = 1.0
+
+    def centres_and_pixels(
+        self, centres: torch.Tensor, image_sizes: torch.Tensor, height: int, width: int, stride: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """See :class:`RelativeCoordinates`."""
+        return centres, normalised_pixel_centres(height, width, stride, image_sizes)
+
+
+@dataclass(frozen=True)
+class PixelCoordinates:
+    """The published coordinates: offsets in input pixels, ``centre * (W, H) - (stride * j + stride / 2,
+    stride * i + stride / 2)`` with ``(W, H)`` the unpadded image size."""
+
+    scale: float = 1.0
+
+    def centres_and_pixels(
+        self, centres: torch.Tensor, image_sizes: torch.Tensor, height: int, width: int, stride: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """See :class:`RelativeCoordinates`."""
+        pixels = pixel_centres(height, width, stride, image_sizes.dtype, image_sizes.device)  # [2, h*w]
+        batch_pixels = pixels[None].expand(image_sizes.shape[0], -1, -1)  # [B, 2, h*w]
+        return centres * image_sizes[:, None, :], batch_pixels
+
+
+def bilinear_upsampling(logits: torch.Tensor, factor: int) -> torch.Tensor:
+    """``[batch_size, channels, h, w]`` -> ``[batch_size, channels, h * factor, w * factor]`` by bilinear
+    interpolation between cell centres (``align_corners=False``): output cell ``i`` at stride ``s / factor``
+    is centred where it lies in the input, ``(s / factor) * (i + 0.5)``."""
+    if factor == 1:
+        return logits
+    return F.interpolate(logits, scale_factor=factor, mode="bilinear", align_corners=False)
+
+
+def aligned_bilinear(logits: torch.Tensor, factor: int) -> torch.Tensor:
+    """The published (CondInst) upsampling: ``[batch_size, channels, h, w]`` ->
+    ``[batch_size, channels, h * factor, w * factor]``, interpolating with ``align_corners=True`` on a copy
+    with one replicated row and column and shifting by ``factor // 2`` output cells. Output cell ``i``
+    holds the input at ``(i - factor // 2) / factor`` input cells where :func:`bilinear_upsampling` holds
+    it at ``(i + 0.5) / factor - 0.5``: with factor 2 the masks lie a quarter of an input cell (2 pixels at
+    stride 8) further down and right."""
+    if factor == 1:
+        return logits
+    height, width = logits.shape[-2:]
+    padded = F.pad(logits, pad=(0, 1, 0, 1), mode="replicate")
+    upsampled = F.interpolate(
+        padded, size=(factor * height + 1, factor * width + 1), mode="bilinear", align_corners=True
+    )
+    shifted = F.pad(upsampled, pad=(factor // 2, 0, factor // 2, 0), mode="replicate")
+    return shifted[:, :, : factor * height, : factor * width]
 
 
 def dynamic_mask_logits(
     mask_features: torch.Tensor,
     parameters: torch.Tensor,
     centres: torch.Tensor,
-    valid_ratios: torch.Tensor,
+    image_sizes: torch.Tensor,
     feature_stride: int,
     output_stride: int,
-    coordinate_scale: float = 1.0,
+    coordinates: RelativeCoordinates = ImageFractionCoordinates(),
+    upsampling: Callable[[torch.Tensor, int], torch.Tensor] = bilinear_upsampling,
 ) -> torch.Tensor:
     """Run each instance's own small network over the shared mask features.
 
     The parameters of instance ``n`` are split into the weights of ``num_layers`` 1x1 convolutions,
     then their biases (layout (C+2)*C, C*C, ..., C*1, C, C, ..., 1). The first layer reads 2 relative
-    coordinates (instance centre minus pixel centre, x then y, in units of the unpadded image size, times
-    ``coordinate_scale``) followed by the C mask-feature channels; ReLU between layers.
+    coordinates (instance centre minus cell centre, x then y, expressed by ``coordinates``) followed by the
+    C mask-feature channels; ReLU between layers.
 
     Args:
         mask_features: ``[batch_size, channels, height, width]`` at ``feature_stride``.
         parameters: ``[batch_size, num_instances, num_dynamic_parameters]``.
         centres: ``[batch_size, num_instances, 2]`` (x, y) normalised to the unpadded image.
-        valid_ratios: ``[batch_size, 2]`` (width, height) valid fraction of the padded input.
+        image_sizes: ``[batch_size, 2]`` (width, height) of the unpadded image in input pixels.
         feature_stride: stride of ``mask_features`` (8 by default).
-        output_stride: stride of the returned logits (4 by default); bilinear upsampling bridges the two.
-        coordinate_scale: multiplies the relative coordinates (``model.mask_head.coordinate_scale``).
+        output_stride: stride of the returned logits (4 by default); ``upsampling`` bridges the two.
+        coordinates: the units of the relative coordinates.
+        upsampling: ``(logits, factor) -> logits`` upsampled by ``factor = feature_stride / output_stride``.
 
     Returns:
         ``[batch_size, num_instances, height * f, width * f]`` mask logits with
@@ -125,10 +214,11 @@ def dynamic_mask_logits(
     weight_sizes, bias_sizes = dynamic_parameter_sizes(channels, num_layers)
     chunks = parameters.split(weight_sizes + bias_sizes, dim=-1)
     weights, biases = chunks[:num_layers], chunks[num_layers:]
-    pixels = normalised_pixel_centres(height, width, feature_stride, valid_ratios).to(parameters.dtype)
+    centres, pixels = coordinates.centres_and_pixels(centres, image_sizes, height, width, feature_stride)
+    pixels = pixels.to(parameters.dtype)
     first_weight = weights[0].reshape(batch_size, num_instances, bias_sizes[0], channels + 2)
     coordinate_weight, feature_weight = first_weight[..., :2], first_weight[..., 2:]  # [B, N, out, 2 | C]
-    coordinate_weight = coordinate_weight * coordinate_scale
+    coordinate_weight = coordinate_weight * coordinates.scale
     # W (centre - pixel) + W' features, without materialising per-instance inputs
     hidden = torch.einsum("bnoc,bcp->bnop", feature_weight, mask_features.flatten(2).to(parameters.dtype))
     hidden = hidden - torch.einsum("bnoc,bcp->bnop", coordinate_weight, pixels)
@@ -138,10 +228,44 @@ def dynamic_mask_logits(
         weight = weights[index].reshape(batch_size, num_instances, bias_sizes[index], channels)
         hidden = weight @ hidden + biases[index][..., None]  # [B, N, out, HW]
     logits = hidden.reshape(batch_size, num_instances, height, width)
-    factor = feature_stride // output_stride
-    if factor > 1:
-        logits = F.interpolate(logits, scale_factor=factor, mode="bilinear", align_corners=False)
-    return logits
+    return upsampling(logits, feature_stride // output_stride)
+
+
+@dataclass(frozen=True)
+class DynamicMaskHead:
+    """The dynamic convolution with its strides, coordinate units and upsampling fixed at build time.
+
+    Attributes:
+        feature_stride: stride of the mask features (the finest backbone stride).
+        output_stride: stride of the mask logits (``model.mask_head.mask_stride``).
+        coordinates: :class:`ImageFractionCoordinates` (toolkit) or :class:`PixelCoordinates` (published).
+        upsampling: :func:`bilinear_upsampling` (toolkit) or :func:`aligned_bilinear` (published).
+    """
+
+    feature_stride: int
+    output_stride: int
+    coordinates: RelativeCoordinates = ImageFractionCoordinates()
+    upsampling: Callable[[torch.Tensor, int], torch.Tensor] = bilinear_upsampling
+
+    def __call__(
+        self,
+        mask_features: torch.Tensor,
+        parameters: torch.Tensor,
+        centres: torch.Tensor,
+        image_sizes: torch.Tensor,
+    ) -> torch.Tensor:
+        """Mask logits ``[batch_size, num_instances, h * f, w * f]``; the arguments are those of
+        :func:`dynamic_mask_logits`."""
+        return dynamic_mask_logits(
+            mask_features,
+            parameters,
+            centres,
+            image_sizes,
+            self.feature_stride,
+            self.output_stride,
+            self.coordinates,
+            self.upsampling,
+        )
 
 
 def _num_dynamic_layers(num_parameters: int, channels: int) -> int:

@@ -75,6 +75,14 @@ def valid_ratios(padding_mask: torch.Tensor) -> torch.Tensor:
     return torch.stack((valid_width, valid_height), dim=-1)
 
 
+def unpadded_image_sizes(padding_mask: torch.Tensor) -> torch.Tensor:
+    """``[batch_size, height, width]`` padding mask -> ``[batch_size, 2]`` (width, height) of the unpadded
+    image in pixels (the valid fractions of :func:`valid_ratios` times the padded size)."""
+    _, height, width = padding_mask.shape
+    ratios = valid_ratios(padding_mask)
+    return ratios * torch.tensor([width, height], dtype=ratios.dtype, device=ratios.device)
+
+
 class InputProjections(nn.Module):
     """Project each backbone level to ``d_model`` (1x1 conv + GroupNorm); add extra coarser levels by
     3x3 stride-2 convolutions (the first on the last backbone map, the next on the previous extra level)."""
@@ -102,8 +110,11 @@ class InputProjections(nn.Module):
     def reset_parameters(self) -> None:
         """Xavier projections with zero bias; normal level embeddings."""
         for projection in self.levels:
-            nn.init.xavier_uniform_(projection[0].weight, gain=1.0)
-            nn.init.zeros_(projection[0].bias)
+            assert isinstance(projection, nn.Sequential)
+            conv = projection[0]
+            assert isinstance(conv, nn.Conv2d) and conv.bias is not None
+            nn.init.xavier_uniform_(conv.weight, gain=1.0)
+            nn.init.zeros_(conv.bias)
         nn.init.normal_(self.level_embedding)
 
     def forward(self, backbone_maps: list[torch.Tensor], padding_mask: torch.Tensor) -> MultiScaleFeatures:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from instanceformer.core.model.mask_head import DynamicMaskHead
+
 
 @dataclass(frozen=True)
 class LayerOutputs:
@@ -62,10 +64,11 @@ class FrameOutputs:
         mask_centres: ``[batch_size, num_queries, 2]``.
         mask_features: ``[batch_size, dynamic_channels, ceil(H / 8), ceil(W / 8)]`` shared mask features.
         valid_ratios: ``[batch_size, 2]`` (width, height) fraction of the padded input that is image.
+        image_sizes: ``[batch_size, 2]`` (width, height) of the unpadded image in input pixels.
         memory_queries: ``[batch_size, memory_top_k]`` int64, the queries written to the memory (the
             top-scoring ones).
-        feature_stride: stride of ``mask_features``; ``mask_stride``: stride of ``masks``.
-        coordinate_scale: the mask head's relative-coordinate scale (``model.mask_head.coordinate_scale``).
+        mask_head: the dynamic convolution that turns ``mask_parameters`` into ``masks`` (its strides,
+            coordinate units and upsampling).
         aux: per-layer outputs of the earlier decoder layers.
         analysis: sampling details, or None.
     """
@@ -79,12 +82,21 @@ class FrameOutputs:
     mask_centres: torch.Tensor
     mask_features: torch.Tensor
     valid_ratios: torch.Tensor
+    image_sizes: torch.Tensor
     memory_queries: torch.Tensor
-    feature_stride: int
-    mask_stride: int
+    mask_head: DynamicMaskHead
     aux: tuple[LayerOutputs, ...] = ()
     analysis: AnalysisOutputs | None = None
-    coordinate_scale: float = 1.0
+
+    @property
+    def feature_stride(self) -> int:
+        """The stride of ``mask_features`` in input pixels."""
+        return self.mask_head.feature_stride
+
+    @property
+    def mask_stride(self) -> int:
+        """The stride of ``masks`` in input pixels."""
+        return self.mask_head.output_stride
 
     @property
     def final_layer(self) -> LayerOutputs:

@@ -1,4 +1,4 @@
-"""Sine position encodings: 2-D for feature maps, 1-D for the frame offset of memory tokens."""
+"""Sine position encodings: 2-D for feature maps, 1-D for the frame of memory tokens."""
 
 from __future__ import annotations
 
@@ -64,3 +64,21 @@ def frame_offset_encoding(frame_offsets: torch.Tensor, num_features: int) -> tor
         ``[..., num_features]`` float32; the encoding depends only on the offset, not on the queue length.
     """
     return _sine_features(frame_offsets, num_features)
+
+
+def queue_slot_encoding(
+    num_frames: int, num_features: int, device: torch.device | None = None
+) -> torch.Tensor:
+    """The published encoding of a memory queue's frame slots: :func:`sine_position_encoding` of a
+    ``num_frames x 1`` map, so slot ``i`` (0 = the oldest frame kept) has the row coordinate
+    ``(i + 0.5) / num_frames * 2π``; it depends on the queue length.
+
+    Args:
+        num_frames: frames the queue keeps.
+        num_features: channels per axis (``d_model / 2``).
+
+    Returns:
+        ``[num_frames, 2 * num_features]`` float32: row features, then the (constant) column features.
+    """
+    padding_mask = torch.zeros(1, num_frames, 1, dtype=torch.bool, device=device)
+    return sine_position_encoding(padding_mask, num_features)[0, :, :, 0].transpose(0, 1)

@@ -20,7 +20,7 @@ import torch
 
 from instanceformer.core.config.schema import ModelConfig
 from instanceformer.core.model.instanceformer import InstanceFormer, resolve_padding_mask
-from instanceformer.core.model.multiscale import valid_ratios
+from instanceformer.core.model.multiscale import unpadded_image_sizes, valid_ratios
 from instanceformer.core.model.outputs import FrameOutputs
 from instanceformer.core.model.temporal.state import TrackingState
 
@@ -123,6 +123,7 @@ class QueryGroupInstanceFormer(InstanceFormer):
             layers,
             mask_features.repeat_interleave(groups, dim=0),  # [B*G, C, h, w]
             valid_ratios(padding_mask).repeat_interleave(groups, dim=0),  # [B*G, 2]
+            unpadded_image_sizes(padding_mask).repeat_interleave(groups, dim=0),  # [B*G, 2]
             collect_analysis=collect_analysis,
             compute_masks=compute_masks,
         )

@@ -11,11 +11,12 @@ After each frame the ``top_k`` highest-scoring queries are written to a queue th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import nn
 
-from instanceformer.core.model.position_encoding import frame_offset_encoding
+from instanceformer.core.model.position_encoding import frame_offset_encoding, queue_slot_encoding
 from instanceformer.core.model.temporal.state import TrackingState
 
 
@@ -26,7 +27,7 @@ class MemoryReadout:
     Attributes:
         tokens: ``[batch_size, num_slots, d_model]`` keys' content and values.
         positions: ``[batch_size, num_slots, d_model]`` the token's query position embedding plus the sine
-            encoding of its frame offset.
+            encoding of its frame (:class:`FrameOffsetPositions` or :class:`QueueSlotPositions`).
         attention_padding_mask: ``[batch_size, num_slots]`` bool, True on slots to ignore. A sample whose
             queue is empty has its first slot unmasked so the softmax stays finite; its result is discarded.
         has_tokens: ``[batch_size]`` bool, samples with at least one token.
@@ -61,6 +62,40 @@ def select_top_queries(class_probabilities: torch.Tensor, top_k: int) -> torch.T
     return scores.topk(top_k, dim=-1).indices
 
 
+class MemoryFramePositions(Protocol):
+    """The part of a memory token's position that says which frame it was written at."""
+
+    def __call__(self, state: TrackingState, frames_kept: int, d_model: int) -> torch.Tensor:
+        """``[batch_size, num_slots, d_model]`` for the queue of ``state`` (``frames_kept`` frames), read
+        while decoding frame ``state.frame_index``."""
+        ...
+
+
+@dataclass(frozen=True)
+class FrameOffsetPositions:
+    """The toolkit's frame positions: the sine encoding of how many frames ago a token was written
+    (:func:`frame_offset_encoding`), whatever the queue length."""
+
+    def __call__(self, state: TrackingState, frames_kept: int, d_model: int) -> torch.Tensor:
+        """See :class:`MemoryFramePositions`."""
+        offsets = (state.frame_index - state.memory_frame_indices).clamp(min=0)  # [B, S]
+        return frame_offset_encoding(offsets, d_model)
+
+
+@dataclass(frozen=True)
+class QueueSlotPositions:
+    """The published frame positions: the normalised sine encoding of the token's place in the queue,
+    oldest frame first (:func:`queue_slot_encoding` over the ``frames_kept`` slots)."""
+
+    def __call__(self, state: TrackingState, frames_kept: int, d_model: int) -> torch.Tensor:
+        """See :class:`MemoryFramePositions`."""
+        offsets = state.frame_index - state.memory_frame_indices  # [B, S], 1 = the previous frame
+        frames_filled = min(state.frame_index, frames_kept)
+        slots = (frames_filled - offsets).clamp(0, frames_kept - 1)  # [B, S], 0 = the oldest frame kept
+        encoding = queue_slot_encoding(frames_kept, d_model // 2, state.memory_tokens.device)  # [F, D]
+        return encoding[slots]
+
+
 def _gather_queries(values: torch.Tensor, query_indices: torch.Tensor) -> torch.Tensor:
     """Pick rows: ``values [batch_size, num_queries, channels]`` at ``indices [batch_size, k]``
     -> ``[batch_size, k, channels]``."""
@@ -71,15 +106,24 @@ class InstanceMemory(nn.Module):
     """Writes a frame's instances to the queue and reads the queue for the next frame.
 
     A token is a linear projection of [decoder embedding, class probabilities, box] of one of the frame's
-    ``top_k`` highest-scoring queries.
+    ``top_k`` highest-scoring queries. Its position is the position embedding of its query plus
+    ``frame_positions``.
     """
 
-    def __init__(self, d_model: int, num_classes: int, top_k: int, dropout: float):
+    def __init__(
+        self,
+        d_model: int,
+        num_classes: int,
+        top_k: int,
+        dropout: float,
+        frame_positions: MemoryFramePositions = FrameOffsetPositions(),
+    ):
         super().__init__()
         self.projection = nn.Linear(d_model + num_classes + 4, d_model)
         self.dropout = nn.Dropout(dropout)
         self.d_model = d_model
         self.top_k = top_k
+        self.frame_positions = frame_positions
 
     def reset_parameters(self) -> None:
         """Xavier token projection (its bias keeps ``nn.Linear``'s initialisation)."""
@@ -100,8 +144,8 @@ class InstanceMemory(nn.Module):
         if state.frame_index == 0:
             return None
         positions = _gather_queries(query_position, state.memory_query_indices)  # [B, S, D]
-        offsets = (state.frame_index - state.memory_frame_indices).clamp(min=0)  # [B, S]
-        positions = positions + frame_offset_encoding(offsets, self.d_model).to(positions.dtype)
+        frames_kept = state.num_slots // self.top_k
+        positions = positions + self.frame_positions(state, frames_kept, self.d_model).to(positions.dtype)
         has_tokens = state.memory_valid.any(dim=1)  # [B]
         ignore = ~state.memory_valid
         ignore[:, 0] = ignore[:, 0] & has_tokens

@@ -5,8 +5,11 @@ Three priors pass from frame ``t - 1`` to frame ``t``, each switchable in ``mode
 
 - representation (``propagate_embeddings``): the previous frame's final decoder embeddings replace the
   learned initial query content;
-- location (``propagate_boxes``): the centres of the previous frame's final refined boxes are the first
-  decoder layer's reference points, instead of the learned projection of the query position;
+- location (``propagate_boxes``): the first decoder layer's reference points follow from the previous
+  frame, instead of being the learned projection of the query position alone. :class:`PreviousBoxCentres`
+  (the toolkit) takes the centres of the previous frame's final refined boxes;
+  :class:`PublishedReferenceChain` (``model.variant: published``) combines the previous frame's initial
+  reference points with the learned ones, as the published code does;
 - class distribution (``propagate_classes``): the previous frame's class probabilities, projected by
   :class:`ClassPrior`, are added to the query content.
 
@@ -16,6 +19,7 @@ At the first frame of a video nothing is propagated.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -41,17 +45,75 @@ class ClassPrior(nn.Linear):
         nn.init.zeros_(self.bias)
 
 
+class LocationPrior(Protocol):
+    """Where the first decoder layer's reference points of the frame after ``state`` come from."""
+
+    def initial_reference(
+        self, state: TrackingState, position: torch.Tensor, reference_points: nn.Linear
+    ) -> torch.Tensor:
+        """``[batch_size, num_queries, 2]`` (x, y) normalised to the unpadded image, from the previous
+        frame's ``state`` and the learned ``reference_points`` projection of ``position``
+        ``[batch_size, num_queries, d_model]``."""
+        ...
+
+
+@dataclass(frozen=True)
+class LearnedReferencePoints:
+    """No location prior: every frame starts from ``sigmoid(W pos)``, the learned reference points."""
+
+    def initial_reference(
+        self, state: TrackingState, position: torch.Tensor, reference_points: nn.Linear
+    ) -> torch.Tensor:
+        """See :class:`LocationPrior`."""
+        return reference_points(position).sigmoid()
+
+
+@dataclass(frozen=True)
+class PreviousBoxCentres:
+    """The toolkit's location prior: the centres of the previous frame's final refined boxes (learned
+    reference points at the first frame)."""
+
+    def initial_reference(
+        self, state: TrackingState, position: torch.Tensor, reference_points: nn.Linear
+    ) -> torch.Tensor:
+        """See :class:`LocationPrior`."""
+        if state.frame_index > 0:
+            return state.boxes[..., :2]
+        return reference_points(position).sigmoid()
+
+
+@dataclass(frozen=True)
+class PublishedReferenceChain:
+    """The published location prior: ``r_t = sigmoid(r_{t-1} * sigmoid(W pos))``, or with ``additive``
+    ``sigmoid(r_{t-1} + sigmoid(W pos))``, where ``r_{t-1}`` are the previous frame's *initial* reference
+    points (``r_0 = sigmoid(W pos)``). The chain never sees the image, so it is the same for every video.
+    """
+
+    additive: bool
+
+    def initial_reference(
+        self, state: TrackingState, position: torch.Tensor, reference_points: nn.Linear
+    ) -> torch.Tensor:
+        """See :class:`LocationPrior`."""
+        learned = reference_points(position).sigmoid()  # [B, Q, 2]
+        if state.frame_index == 0:
+            return learned
+        previous = state.reference_points
+        combined = previous + learned if self.additive else previous * learned
+        return combined.sigmoid()
+
+
 @dataclass(frozen=True)
 class PriorPropagation:
     """Which priors of the previous frame start the queries of the next one.
 
     Attributes:
         representation: the previous final decoder embeddings are the initial query content.
-        location: the previous final box centres are the first decoder layer's reference points.
+        location: where the first decoder layer's reference points come from.
     """
 
     representation: bool
-    location: bool
+    location: LocationPrior
 
     def initial_queries(
         self,
@@ -79,8 +141,4 @@ class PriorPropagation:
         content = state.embeddings if self.representation and has_previous else learned_content
         if class_prior is not None and has_previous:
             content = content + class_prior(state.class_probabilities)
-        if self.location and has_previous:
-            reference = state.boxes[..., :2]
-        else:
-            reference = reference_points(position).sigmoid()
-        return content, reference
+        return content, self.location.initial_reference(state, position, reference_points)

@@ -20,6 +20,8 @@ class TrackingState:
         embeddings: ``[batch_size, num_queries, d_model]`` final decoder embeddings of the last frame.
         class_probabilities: ``[batch_size, num_queries, num_classes]`` sigmoid scores of the last frame.
         boxes: ``[batch_size, num_queries, 4]`` final refined boxes (cx, cy, w, h) of the last frame.
+        reference_points: ``[batch_size, num_queries, 2]`` (x, y) the first decoder layer's reference points
+            of the last frame (the published location prior derives the next frame's from them).
         memory_tokens: ``[batch_size, num_slots, d_model]`` projected instance tokens.
         memory_query_indices: ``[batch_size, num_slots]`` int64, the query each token came from.
         memory_frame_indices: ``[batch_size, num_slots]`` int64, the frame each token was written at.
@@ -30,6 +32,7 @@ class TrackingState:
     embeddings: torch.Tensor
     class_probabilities: torch.Tensor
     boxes: torch.Tensor
+    reference_points: torch.Tensor
     memory_tokens: torch.Tensor
     memory_query_indices: torch.Tensor
     memory_frame_indices: torch.Tensor
@@ -52,6 +55,7 @@ class TrackingState:
             embeddings=torch.zeros(batch_size, num_queries, d_model, device=device, dtype=dtype),
             class_probabilities=torch.zeros(batch_size, num_queries, num_classes, device=device, dtype=dtype),
             boxes=torch.zeros(batch_size, num_queries, 4, device=device, dtype=dtype),
+            reference_points=torch.zeros(batch_size, num_queries, 2, device=device, dtype=dtype),
             memory_tokens=torch.zeros(batch_size, num_slots, d_model, device=device, dtype=dtype),
             memory_query_indices=torch.zeros(batch_size, num_slots, dtype=torch.long, device=device),
             memory_frame_indices=torch.zeros(batch_size, num_slots, dtype=torch.long, device=device),
