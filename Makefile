@@ -128,8 +128,8 @@ demo-train:
 demo-outputs: $(DEMO_OUTPUTS)
 
 $(DEMO_EVAL)/results.json: $(DEMO_CHECKPOINT) $(DEMO_VALID)
-	$(VENV)/bin/ifm-infer dataset --run $(DEMO_RUN) --annotations $(DEMO_VALID) --frames $(DEMO_FRAMES) \
-		--out $(DEMO_EVAL) --analysis
+	$(VENV)/bin/ifm-infer dataset --run $(DEMO_RUN) --gt $(DEMO_VALID) --frames $(DEMO_FRAMES) \
+		--out $(DEMO_EVAL) --analysis --force
 
 $(DEMO_RUN)/submission.zip: $(DEMO_EVAL)/results.json
 	$(VENV)/bin/ifm-submit validate $< --gt $(DEMO_VALID)
@@ -147,7 +147,7 @@ $(DEMO_ANALYSIS)/valid-video.mp4: $(DEMO_EVAL)/results.json
 
 $(DEMO_RUN)/bikes/overlay.mp4: $(DEMO_CHECKPOINT)
 	$(VENV)/bin/ifm-infer video $(BIKES_MP4) --run $(DEMO_RUN) --out $(DEMO_RUN)/bikes \
-		--max-frames $(DEMO_VIDEO_FRAMES) --categories $(DEMO_VALID)
+		--max-frames $(DEMO_VIDEO_FRAMES) --categories $(DEMO_VALID) --force
 
 # The same training with the temporal parts (propagation, memory, contrastive loss) switched off
 # (FORCE=1 trains it again; `make demo FORCE=1` removes it with the rest).
@@ -155,8 +155,8 @@ demo-ablation: $(STAMP)
 	$(if $(filter 1 yes true,$(FORCE)),rm -rf $(DEMO_RUN)-no-temporal)
 	@$(MAKE) --no-print-directory $(DEMO_VALID)
 	@$(MAKE) --no-print-directory demo-train DEMO_RUN=$(DEMO_RUN)-no-temporal DEMO_SET="$(DEMO_SET) $(TEMPORAL_OFF)"
-	$(VENV)/bin/ifm-infer dataset --run $(DEMO_RUN)-no-temporal --annotations $(DEMO_VALID) \
-		--frames $(DEMO_FRAMES) --out $(DEMO_RUN)-no-temporal/eval
+	$(VENV)/bin/ifm-infer dataset --run $(DEMO_RUN)-no-temporal --gt $(DEMO_VALID) \
+		--frames $(DEMO_FRAMES) --out $(DEMO_RUN)-no-temporal/eval --force
 
 # A shortened demo (a few videos, a few steps) in a scratch folder: the pipeline works end to end.
 SMOKE_DIR ?= build/demo-smoke
@@ -179,6 +179,13 @@ PREP_KIND := $(filter ytvis19 ytvis21 ytvis22 ovis synth,$(DATASET))
 .PHONY: prep
 prep: $(STAMP)
 	@test -n "$(PREP_KIND)" || { echo "DATASET must be one of ytvis19 ytvis21 ytvis22 ovis synth"; exit 2; }
+	@test -f $(PREP_DIR)/annotations/instances_train.json || { \
+		echo "make prep: $(PREP_DIR)/annotations/instances_train.json not found: expected the $(DATASET) training annotation file there and its frames in $(PREP_DIR)/train/JPEGImages/<video>/"; \
+		echo "  $(if $(filter synth,$(DATASET)),write the synthetic dataset first: make synth DATA=$(PREP_DIR),download the dataset and lay it out as README.md 'Where data and runs go' shows (DATA_ROOT=$(DATA_ROOT) is the root))"; \
+		exit 2; }
+	@test -d $(PREP_DIR)/train/JPEGImages || { \
+		echo "make prep: $(PREP_DIR)/train/JPEGImages not found: expected the frames of $(PREP_DIR)/annotations/instances_train.json there, one folder per video (README.md, 'Where data and runs go')"; \
+		exit 2; }
 	$(VENV)/bin/ifm-prep check $(PREP_DIR)/annotations/instances_train.json \
 		--frames $(PREP_DIR)/train/JPEGImages --kind $(DATASET)
 	@if [ -f $(PREP_DIR)/annotations/instances_valid.json ]; then \
@@ -217,8 +224,8 @@ EVAL_OUT ?= results/$(notdir $(patsubst %/,%,$(RUN)))-$(DATASET)
 
 .PHONY: eval
 eval: $(STAMP)
-	$(VENV)/bin/ifm-infer dataset --run $(RUN) --annotations $(EVAL_ANNOTATIONS) --frames $(EVAL_FRAMES) \
-		--out $(EVAL_OUT)
+	$(VENV)/bin/ifm-infer dataset --run $(RUN) --gt $(EVAL_ANNOTATIONS) --frames $(EVAL_FRAMES) \
+		--out $(EVAL_OUT) --force
 
 .PHONY: bench-infer
 bench-infer: $(STAMP)

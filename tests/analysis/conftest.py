@@ -56,7 +56,7 @@ class InferenceOutput:
 
 def infer_with_analysis(run: Path, data: SynthData, out: Path) -> InferenceOutput:
     """Run ``ifm-infer dataset --analysis`` and return its output folder."""
-    arguments = ["dataset", "--run", str(run), "--annotations", str(data.annotations)]
+    arguments = ["dataset", "--run", str(run), "--gt", str(data.annotations)]
     arguments += ["--frames", str(data.frames), "--out", str(out), "--analysis"]
     assert run_app(infer_app, arguments) == 0
     return InferenceOutput(out, data)

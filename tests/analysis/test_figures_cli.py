@@ -28,7 +28,7 @@ def test_refpoints_writes_one_figure_per_frame_and_the_paths(
     dump = load_dump(inference.reference_points, "reference_points").for_video(1)
     cutoff = float(dump["scores"].unique().sort().values[-3])  # the three best tracks
     arguments = ["refpoints", str(inference.reference_points), "--frames", str(synth_data.frames)]
-    arguments += ["--annotations", str(synth_data.annotations), "--video", "1", "--out", str(out)]
+    arguments += ["--gt", str(synth_data.annotations), "--video", "1", "--out", str(out)]
     assert _run(*arguments, "--min-score", str(cutoff)) == 0
     frame_figures = sorted(out.glob("frame_*.png"))
     assert [path.name for path in frame_figures] == [f"frame_{index:05d}.png" for index in range(4)]
@@ -44,7 +44,7 @@ def test_refpoints_rejects_results_of_another_run(
     other.write_text(json.dumps(results[:2]))
     arguments = ["refpoints", str(inference.reference_points), "--frames", str(synth_data.frames)]
     arguments += [
-        "--annotations",
+        "--gt",
         str(synth_data.annotations),
         "--video",
         "2",
@@ -95,7 +95,7 @@ def test_sampling_input_errors_are_one_line(
 ) -> None:
     track = str(load_dump(inference.sampling_locations, "sampling_locations").for_video(1).track_ids()[0])
     base = ["sampling", str(inference.sampling_locations), "--frames", str(synth_data.frames)]
-    base += ["--annotations", str(synth_data.annotations), "--out", str(tmp_path / "out")]
+    base += ["--gt", str(synth_data.annotations), "--out", str(tmp_path / "out")]
     arguments = [argument.replace("{track}", track) for argument in arguments]
     if "--video" not in arguments:
         arguments += ["--video", "1"]

@@ -34,7 +34,7 @@ def test_without_annotations_the_folder_or_its_id_subfolder_holds_the_frames(
     for path in folder.paths[:2]:
         (tmp_path / "7" / path.name).write_bytes(path.read_bytes())
     assert len(locate_frames(tmp_path, 7)) == 2
-    with pytest.raises(UserError, match="pass --annotations"):
+    with pytest.raises(UserError, match="pass --gt"):
         locate_frames(synth_data.frames, 1)  # only sub-folders, no images
 
 

@@ -208,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         predictions_per_video=arguments.predictions,
         tracks_per_video=(2, 8),
         num_categories=6,
+        unknown_category_probability=0.0,  # 'ifm-infer evaluate' refuses results the servers refuse
     )
     console = Console()
     if not console.is_terminal:

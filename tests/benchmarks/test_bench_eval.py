@@ -23,7 +23,14 @@ TIME_ROWS = [
 
 
 def test_the_table_shows_both_times_their_ratio_and_equal_metrics() -> None:
-    spec = EvaluationCaseSpec(num_videos=3, num_frames=3, height=60, width=80, predictions_per_video=4)
+    spec = EvaluationCaseSpec(
+        num_videos=3,
+        num_frames=3,
+        height=60,
+        width=80,
+        predictions_per_video=4,
+        unknown_category_probability=0.0,
+    )
     table = run_benchmark(spec, 4, Console(file=io.StringIO()), repeats=2, process_repeats=1)
     rows = list(zip(*(column.cells for column in table.columns), strict=True))
     assert [row[0] for row in rows[: len(TIME_ROWS)]] == TIME_ROWS

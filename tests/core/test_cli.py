@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from instanceformer.core.cli import create_app, run_app
+from instanceformer.core.cli import create_app, renamed_option, required_option, run_app
 from instanceformer.core.errors import FormatError, UserError
 
 STAGE_TOOLS = {
@@ -120,3 +120,58 @@ def test_bugs_keep_their_traceback() -> None:
 
     with pytest.raises(RuntimeError, match="a bug"):
         run_app(app, ["crash"])
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["--debug", "refuse"], ["refuse", "--debug"]],
+    ids=["before the command", "after the command"],
+)
+def test_debug_is_accepted_before_or_after_the_command(arguments: list[str], capsys) -> None:
+    assert run_app(_failing_app(), arguments) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" in error and "error: refused: nothing to do" in error
+
+
+def test_without_debug_there_is_no_traceback_and_debug_after_dashes_is_an_argument(capsys) -> None:
+    assert run_app(_failing_app(), ["refuse"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert run_app(_failing_app(), ["load", "--", "--debug"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: --debug:") and "Traceback" not in error
+
+
+def _interrupted_app() -> typer.Typer:
+    app = create_app("ifm-test", "instanceformer-core", "A tool for tests.")
+
+    @app.command()
+    def wait() -> None:
+        """Be interrupted."""
+        raise KeyboardInterrupt
+
+    @app.command()
+    def other() -> None:
+        """Another command."""
+
+    return app
+
+
+def test_an_interrupt_is_one_line_and_exit_130(capsys) -> None:
+    assert run_app(_interrupted_app(), ["wait"]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "error: interrupted\n"
+    assert run_app(_interrupted_app(), ["wait", "--debug"]) == 130
+    error = capsys.readouterr().err
+    assert "Traceback" in error and error.endswith("error: interrupted\n")
+
+
+def test_a_renamed_option_keeps_its_former_name_as_a_hidden_alias(capsys) -> None:
+    assert renamed_option(Path("a.json"), None, "--gt", "--annotations") == Path("a.json")
+    assert capsys.readouterr().err == ""
+    assert renamed_option(None, Path("b.json"), "--gt", "--annotations") == Path("b.json")
+    assert capsys.readouterr().err == "warning: --annotations is deprecated; use --gt\n"
+    with pytest.raises(UserError, match="--gt and --annotations: give one"):
+        renamed_option(Path("a.json"), Path("b.json"), "--gt", "--annotations")
+    assert required_option(Path("a.json"), "--gt", "the annotation file") == Path("a.json")
+    with pytest.raises(UserError, match="^--gt: missing option; expected the annotation file$"):
+        required_option(None, "--gt", "the annotation file")

@@ -234,3 +234,51 @@ def test_dump_load_round_trip_property(lr: float, seed: int, sizes: list[int], r
     data["data"]["root"] = root
     config = config_from_dict(data)
     assert config_from_dict(yaml.safe_load(dump_config(config))) == config
+
+
+PUBLISHED_PRESETS = ("published-r50-ovis", "published-r50-ytvis19", "published-r50-ytvis21")
+
+
+@pytest.mark.parametrize("preset", PUBLISHED_PRESETS)
+def test_published_presets_take_the_official_evaluation_settings(preset: str, tmp_path) -> None:
+    assert preset in list_presets()
+    config = load_config(preset, [R50_WEIGHTS])
+    path = tmp_path / "config.yaml"
+    path.write_text(dump_config(config))
+    assert load_config(path) == config
+    model, temporal = config.model, config.model.temporal
+    assert model.variant == "published"
+    assert temporal.memory_frames == config.infer.memory_frames == 3  # --memory_support 4, minus one
+    assert config.data.size_divisibility == 1  # no padding at inference
+    assert not temporal.propagate_classes and not temporal.contrastive
+    assert temporal.propagate_embeddings and temporal.propagate_boxes
+    if preset == "published-r50-ovis":
+        assert (model.num_classes, model.published.class_logits) == (25, 27)
+        assert (model.published.reference_update, temporal.memory, temporal.memory_top_k) == (
+            "additive",
+            True,
+            10,
+        )
+    else:
+        assert (model.num_classes, model.published.class_logits) == (40, 42)
+        assert (model.published.reference_update, temporal.memory) == ("multiplicative", False)
+
+
+def test_published_class_logits_leave_room_for_every_class() -> None:
+    with pytest.raises(ConfigError, match="model.published.class_logits"):
+        load_config("published-r50-ovis", [R50_WEIGHTS, "model.published.class_logits=25"])
+    assert (
+        load_config("r50-ovis", [R50_WEIGHTS, "model.published.class_logits=25"]).model.variant == "toolkit"
+    )
+
+
+@pytest.mark.parametrize(("layers", "count"), [(1, 11), (2, 97), (3, 169), (4, 241)])
+def test_dynamic_parameter_count_for_any_number_of_layers(layers: int, count: int) -> None:
+    """(C+2)->C, C->C, ..., C->1 weights and biases with C = 8; one layer is (C+2)->1."""
+    config = load_config(None, [f"model.mask_head.num_dynamic_layers={layers}"])
+    assert config.model.mask_head.num_dynamic_parameters == count
+
+
+def test_box_refinement_is_not_a_key() -> None:
+    with pytest.raises(ConfigError, match="unknown key 'model.transformer.box_refine'"):
+        load_config(None, ["model.transformer.box_refine=true"])

@@ -56,6 +56,10 @@ def test_engine_on_synthetic_videos_gives_valid_results(run_folder: Path, synth_
         assert result.analysis.num_rows == sum(
             segmentation is not None for track in result.tracks for segmentation in track.segmentations
         )
+        analysis = result.analysis
+        assert analysis is not None and analysis.contrastive_embeddings is not None
+        assert analysis.decoder_embeddings.shape == (analysis.num_rows, 64)  # d_model
+        assert analysis.contrastive_embeddings.shape == (analysis.num_rows, 64)  # embedding_dim
         tracks.extend(result.tracks)
     assert check_results_against(tracks, dataset) == []
     assert {track.video_id for track in tracks} == {video.id for video in dataset.videos}

@@ -31,7 +31,7 @@ from instanceformer.core.losses.mask_losses import (
 from instanceformer.core.losses.matcher import matchable_instances, pairwise_generalized_box_iou
 from instanceformer.core.model import build_model
 from instanceformer.core.model.batch import ClipTargets
-from instanceformer.core.model.mask_head import dynamic_mask_logits
+from instanceformer.core.model.mask_head import DynamicMaskHead
 from instanceformer.core.model.outputs import FrameOutputs
 
 LOSS = load_config("tiny-cpu").loss
@@ -163,9 +163,9 @@ def _manual_frames(generator: torch.Generator, num_frames: int, num_queries: int
                 mask_centres=torch.rand(1, num_queries, 2, generator=generator),
                 mask_features=torch.randn(1, 8, 2, 2, generator=generator),
                 valid_ratios=torch.ones(1, 2),
+                image_sizes=torch.tensor([[16.0, 16.0]]),
                 memory_queries=torch.tensor([[0, 1]]),
-                feature_stride=8,
-                mask_stride=4,
+                mask_head=DynamicMaskHead(feature_stride=8, output_stride=4),
             )
         )
     return frames
@@ -408,14 +408,11 @@ def _loop_reference_losses(
                         reduction="sum",
                     )
                 )
-                logits = dynamic_mask_logits(
+                logits = frame.mask_head(
                     frame.mask_features[row : row + 1],
                     layer.mask_parameters[row, queries][None],
                     layer.mask_centres[row, queries][None],
-                    frame.valid_ratios[row : row + 1],
-                    frame.feature_stride,
-                    frame.mask_stride,
-                    frame.coordinate_scale,
+                    frame.image_sizes[row : row + 1],
                 )[0]
                 wanted_masks = downsample_target_masks(
                     target.masks[frame_index, instances], logits.shape[-2:], frame.mask_stride

@@ -385,7 +385,8 @@ def test_pairs_skipped_by_the_iou_bound_change_nothing(seed, spec) -> None:
 
 
 def test_evaluate_files_equals_evaluating_the_loaded_files(tmp_path: Path) -> None:
-    dataset, results = synthetic_evaluation_case(8, EvaluationCaseSpec(num_videos=4, num_frames=3))
+    spec = EvaluationCaseSpec(num_videos=4, num_frames=3, unknown_category_probability=0.0)
+    dataset, results = synthetic_evaluation_case(8, spec)
     annotations = write_annotations(dataset, tmp_path / "instances.json")
     expected = evaluate_results(results, dataset)
     calls = []

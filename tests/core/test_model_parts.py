@@ -16,10 +16,18 @@ from torchvision.ops import FrozenBatchNorm2d
 
 from instanceformer.core.config import load_config
 from instanceformer.core.errors import ConfigError, FormatError, UserError
+from instanceformer.core.model import build_model
 from instanceformer.core.model.backbone import Backbone, load_backbone_weights
 from instanceformer.core.model.deformable_attention import MultiScaleDeformableAttention
 from instanceformer.core.model.encoder import encoder_reference_points
-from instanceformer.core.model.mask_head import MaskBranch, dynamic_mask_logits, dynamic_parameter_sizes
+from instanceformer.core.model.mask_head import (
+    ImageFractionCoordinates,
+    MaskBranch,
+    PixelCoordinates,
+    aligned_bilinear,
+    dynamic_mask_logits,
+    dynamic_parameter_sizes,
+)
 from instanceformer.core.model.multiscale import InputProjections
 from instanceformer.core.model.position_encoding import frame_offset_encoding, sine_position_encoding
 from instanceformer.ops import ms_deform_attn_reference
@@ -28,15 +36,10 @@ from instanceformer.ops import ms_deform_attn_reference
 R50_WEIGHTS = "model.backbone.weights=resnet50-0676ba61.pth"
 
 
-def _grouped_conv_masks(features, parameters, centres, valid_size, stride, channels, scale=1.0):
-    """An independent dynamic mask head: per-instance inputs and a grouped 1x1 convolution."""
+def _grouped_conv_logits(features, parameters, relative_x, relative_y, channels):
+    """An independent dynamic mask head at the feature stride: per-instance inputs ``[N, h, w]`` relative
+    coordinates and a grouped 1x1 convolution."""
     num_instances = parameters.shape[0]
-    height, width = features.shape[-2:]
-    ys = (torch.arange(height, dtype=torch.float64) * stride + stride / 2) / valid_size[1]
-    xs = (torch.arange(width, dtype=torch.float64) * stride + stride / 2) / valid_size[0]
-    relative_x = centres[:, 0, None, None] - xs[None, None, :].expand(num_instances, height, width)
-    relative_y = centres[:, 1, None, None] - ys[None, :, None].expand(num_instances, height, width)
-    relative_x, relative_y = relative_x * scale, relative_y * scale
     inputs = torch.cat(
         [torch.cat((relative_x[n, None], relative_y[n, None], features), dim=0) for n in range(num_instances)]
     )[None]  # [1, N * (C + 2), h, w]
@@ -50,6 +53,18 @@ def _grouped_conv_masks(features, parameters, centres, valid_size, stride, chann
         hidden = F.conv2d(hidden, weight, bias, groups=num_instances)
         if index < 2:
             hidden = F.relu(hidden)
+    return hidden
+
+
+def _grouped_conv_masks(features, parameters, centres, valid_size, stride, channels, scale=1.0):
+    """The toolkit's head, independently: offsets in units of the image size, bilinear upsampling."""
+    num_instances = parameters.shape[0]
+    height, width = features.shape[-2:]
+    ys = (torch.arange(height, dtype=torch.float64) * stride + stride / 2) / valid_size[1]
+    xs = (torch.arange(width, dtype=torch.float64) * stride + stride / 2) / valid_size[0]
+    relative_x = centres[:, 0, None, None] - xs[None, None, :].expand(num_instances, height, width)
+    relative_y = centres[:, 1, None, None] - ys[None, :, None].expand(num_instances, height, width)
+    hidden = _grouped_conv_logits(features, parameters, relative_x * scale, relative_y * scale, channels)
     return F.interpolate(hidden, scale_factor=2, mode="bilinear", align_corners=False)[0]
 
 
@@ -72,11 +87,76 @@ def test_dynamic_mask_head_matches_a_grouped_convolution(
     features = torch.randn(1, channels, height, width, generator=generator, dtype=torch.float64)
     parameters = torch.randn(1, num_instances, num_parameters, generator=generator, dtype=torch.float64)
     centres = torch.rand(1, num_instances, 2, generator=generator, dtype=torch.float64)
-    ratios = torch.tensor([[valid_width, 1.0]], dtype=torch.float64)
-    ours = dynamic_mask_logits(features, parameters, centres, ratios, 8, 4, coordinate_scale=scale)
     valid_size = (valid_width * width * 8, height * 8.0)
+    image_sizes = torch.tensor([valid_size], dtype=torch.float64)
+    ours = dynamic_mask_logits(
+        features, parameters, centres, image_sizes, 8, 4, ImageFractionCoordinates(scale)
+    )
     expected = _grouped_conv_masks(features[0], parameters[0], centres[0], valid_size, 8, channels, scale)
     torch.testing.assert_close(ours[0], expected)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    height=st.integers(1, 6),
+    width=st.integers(1, 6),
+    num_instances=st.integers(1, 3),
+    seed=st.integers(0, 1000),
+)
+def test_published_mask_head_reads_pixel_offsets_and_upsamples_aligned(height, width, num_instances, seed):
+    """Published: offsets in input pixels from ``centre * (W, H)`` of the unpadded image to the cell centre
+    ``8 j + 4``; the logits upsampled by aligned bilinear interpolation."""
+    generator = torch.Generator().manual_seed(seed)
+    channels = 8
+    features = torch.randn(1, channels, height, width, generator=generator, dtype=torch.float64)
+    parameters = torch.randn(1, num_instances, 169, generator=generator, dtype=torch.float64)
+    centres = torch.rand(1, num_instances, 2, generator=generator, dtype=torch.float64)
+    image_width, image_height = 8.0 * width - 3, 8.0 * height - 5  # sides that are no multiple of 8
+    image_sizes = torch.tensor([[image_width, image_height]], dtype=torch.float64)
+    ours = dynamic_mask_logits(
+        features, parameters, centres, image_sizes, 8, 4, PixelCoordinates(), aligned_bilinear
+    )
+    xs = torch.arange(width, dtype=torch.float64) * 8 + 4
+    ys = torch.arange(height, dtype=torch.float64) * 8 + 4
+    relative_x = centres[0, :, 0, None, None] * image_width - xs[None, None, :].expand(-1, height, width)
+    relative_y = centres[0, :, 1, None, None] * image_height - ys[None, :, None].expand(-1, height, width)
+    expected = aligned_bilinear(
+        _grouped_conv_logits(features[0], parameters[0], relative_x, relative_y, channels), 2
+    )[0]
+    torch.testing.assert_close(ours[0], expected)
+
+
+def test_aligned_bilinear_samples_the_input_a_quarter_cell_off_bilinear_upsampling() -> None:
+    """Output cell ``i`` of the aligned upsampling holds the input at ``(i - 1) / 2`` cells (edges
+    replicated), bilinear upsampling at ``(i + 0.5) / 2 - 0.5``: a quarter of an input cell apart."""
+    logits = torch.randn(1, 1, 5, 7, dtype=torch.float64)
+    aligned = aligned_bilinear(logits, 2)
+    assert aligned.shape == (1, 1, 10, 14)
+
+    def sample(row: float, column: float) -> torch.Tensor:
+        row, column = min(max(row, 0.0), 4.0), min(max(column, 0.0), 6.0)
+        top, left = min(int(row), 3), min(int(column), 5)
+        fraction_y, fraction_x = row - top, column - left
+        patch = logits[0, 0, top : top + 2, left : left + 2]
+        weights_y = torch.tensor([1 - fraction_y, fraction_y], dtype=torch.float64)
+        weights_x = torch.tensor([1 - fraction_x, fraction_x], dtype=torch.float64)
+        return weights_y @ patch @ weights_x
+
+    expected = torch.tensor(
+        [[float(sample((i - 1) / 2, (j - 1) / 2)) for j in range(14)] for i in range(10)], dtype=torch.float64
+    )
+    torch.testing.assert_close(aligned[0, 0], expected)
+
+
+def test_a_single_dynamic_layer_reads_coordinates_and_features_into_one_channel() -> None:
+    config = load_config("tiny-cpu", ["model.mask_head.num_dynamic_layers=1"])
+    assert config.model.mask_head.num_dynamic_parameters == 11  # (8 + 2) weights and 1 bias
+    torch.manual_seed(0)
+    model = build_model(config.model).eval()
+    with torch.no_grad():
+        outputs, _ = model.step(torch.randn(1, 3, 64, 96), model.init_state(1))
+    assert outputs.mask_parameters.shape[-1] == 11
+    assert outputs.masks is not None and outputs.masks.shape == (1, 20, 16, 24)
 
 
 def _sine_reference(valid_height: int, valid_width: int, num_features: int) -> np.ndarray:

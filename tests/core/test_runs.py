@@ -59,19 +59,82 @@ def test_create_writes_config_and_manifest(tmp_path, config) -> None:
 
 def test_existing_run_is_refused_without_resume_or_force(tmp_path, config) -> None:
     root = tmp_path / "run"
+    RunFolder.check_target(root)
+    assert not root.exists(), "checking a target writes nothing"
     RunFolder.create(root, config)
     with pytest.raises(UserError, match="--resume"):
+        RunFolder.check_target(root)
+    with pytest.raises(UserError, match="--resume"):
         RunFolder.create(root, config)
-    RunFolder.create(root, config, resume=True)
+    run = RunFolder.open(root)
+    assert run.check_resumable(config) == []
     longer = load_config("tiny-cpu", ["train.max_steps=500"])
-    RunFolder.create(root, longer, resume=True)
+    assert [change.describe() for change in run.check_resumable(longer)] == ["train.max_steps 2100 -> 500"]
     other = load_config("tiny-cpu", ["train.lr=0.5"])
     with pytest.raises(UserError, match="train.lr"):
-        RunFolder.create(root, other, resume=True)
+        run.check_resumable(other)
     (root / "checkpoints" / "0000-000000001.pt").write_bytes(b"x")
+    RunFolder.check_target(root, force=True)
+    assert (root / "checkpoints" / "0000-000000001.pt").exists(), "checking a target deletes nothing"
     RunFolder.create(root, other, force=True)
     assert RunFolder.open(root).load_config() == other
     assert not (root / "checkpoints" / "0000-000000001.pt").exists()
+
+
+def test_a_resumed_config_keeps_the_runs_settings_unless_set(tmp_path) -> None:
+    stored = load_config("tiny-cpu", ["train.max_steps=6", "train.lr=2e-3"])
+    run = RunFolder.create(tmp_path / "run", stored)
+    assert run.resumed_config([]) == stored
+    assert run.resumed_config(["train.lr=2e-3"]) == stored
+    longer = run.resumed_config(["train.max_steps=9"])
+    assert longer.train.max_steps == 9 and longer.train.lr == 2e-3
+    with pytest.raises(UserError, match="'train.lr' \\(run has 0.002, asked 0.5\\)"):
+        run.resumed_config(["train.lr=0.5"])
+    with pytest.raises(UserError, match="train.lr"):
+        run.resumed_config([], requested=load_config("tiny-cpu"))
+    matching = load_config("tiny-cpu", ["train.lr=2e-3"])
+    assert run.resumed_config([], requested=matching).train.max_steps == 6
+
+
+def test_record_resume_updates_config_and_appends_to_the_manifest(tmp_path) -> None:
+    stored = load_config("tiny-cpu", ["train.max_steps=6"])
+    run = RunFolder.create(tmp_path / "run", stored, command=["first"])
+    same = run.record_resume(stored, checkpoint=run.last_checkpoint_path, step=3, command=["again"])
+    assert same == [] and run.load_config() == stored
+    longer = load_config("tiny-cpu", ["train.max_steps=9"])
+    changes = run.record_resume(longer, checkpoint=run.last_checkpoint_path, step=6, command=["longer"])
+    assert [change.key for change in changes] == ["train.max_steps"]
+    assert run.load_config() == longer
+    manifest = json.loads(run.manifest_path.read_text())
+    assert manifest["command"] == ["first"] and manifest["config_hash"] == config_hash(longer)
+    assert [entry["step"] for entry in manifest["resumes"]] == [3, 6]
+    assert manifest["resumes"][0]["checkpoint"] == "checkpoints/last.pt"
+    assert manifest["resumes"][1]["changes"] == {"train.max_steps": [6, 9]}
+    with pytest.raises(UserError, match="train.lr"):
+        run.record_resume(load_config("tiny-cpu", ["train.lr=0.5"]), checkpoint=run.root, step=6)
+
+
+def test_superseded_metrics_lines_move_to_their_own_file(tmp_path, config) -> None:
+    run = RunFolder.create(tmp_path / "run", config)
+    assert run.supersede_metrics(2) is None
+    for step in (1, 2, 3, 4):
+        run.append_metrics({"kind": "train", "step": step})
+    run.append_metrics({"kind": "epoch", "step": 4})
+    with open(run.metrics_path, "a", encoding="utf-8") as stream:
+        stream.write('{"kind":"train","st')
+    moved = run.supersede_metrics(2)
+    assert moved is not None and moved.steps == (3, 4, 4) and moved.incomplete_line
+    assert "3 line(s) of steps 3-4" in moved.describe() and "incomplete last line" in moved.describe()
+    assert [record["step"] for record in run.read_metrics()] == [1, 2]
+    assert run.metrics_path.read_text(encoding="utf-8").endswith("\n")
+    superseded = read_metrics(run.superseded_metrics_path)
+    assert [item["record"]["step"] for item in superseded[:3]] == [3, 4, 4]
+    assert superseded[3] == {"resumed_from_step": 2, "incomplete_line": '{"kind":"train","st'}
+    assert all(item["resumed_from_step"] == 2 for item in superseded)
+    assert run.supersede_metrics(2) is None
+    run.append_metrics({"kind": "train", "step": 3})
+    assert run.supersede_metrics(1) is not None
+    assert len(read_metrics(run.superseded_metrics_path)) == 6, "earlier superseded lines are kept"
 
 
 def test_non_run_folder_is_never_overwritten(tmp_path, config) -> None:

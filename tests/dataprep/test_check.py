@@ -108,7 +108,13 @@ def test_wrong_frame_size_exits_2(dataset_copy: Path, capsys: pytest.CaptureFixt
     Image.new("RGB", (95, 64)).save(wrong)
     status, _, error = _run(["check", str(annotations), "--frames", str(frames), "--sample", "0"], capsys)
     _assert_one_line_error(
-        status, error, str(wrong), "file_names[0]", "expected a frame of 64x96", "got 64x95"
+        status,
+        error,
+        str(wrong),
+        "file_names[0]",
+        "expected a frame of 96x64",
+        "(width x height",
+        "got 95x64",
     )
 
 

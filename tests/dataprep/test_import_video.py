@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from instanceformer.core.cli import run_app
+from instanceformer.core.errors import UserError
 from instanceformer.core.formats import load_annotations
 from instanceformer.dataprep.cli import app
 from instanceformer.dataprep.import_video import import_video
@@ -99,7 +100,9 @@ def test_frame_folder_in_natural_order_and_a_second_video(tmp_path: Path) -> Non
     assert second.video_id == 2
     assert len(dataset.categories) == 25  # kept from the first import
 
-    again = import_video(tmp_path / "clip", out, every=2)
+    with pytest.raises(UserError, match="already holds a video named 'clip'; add --force"):
+        import_video(tmp_path / "clip", out, every=2)
+    again = import_video(tmp_path / "clip", out, every=2, force=True)
     dataset = load_annotations(out / "annotations" / "instances.json")
     assert again.video_id == 1
     assert [video.length for video in dataset.videos] == [2, 2]
@@ -134,5 +137,5 @@ def test_frames_of_different_sizes_exit_2(tmp_path: Path, capsys: pytest.Capture
     Image.new("RGB", (30, 24)).save(tmp_path / "input" / "c.png")
     status = run_app(app, ["import-video", str(tmp_path / "input"), "--out", str(tmp_path / "out")])
     error = capsys.readouterr().err.strip()
-    assert status == 2 and "frame 2" in error and "24x32" in error and "24x30" in error
+    assert status == 2 and "frame 2" in error and "32x24" in error and "30x24" in error
     assert not (tmp_path / "out" / "annotations" / "instances.json").exists()

@@ -231,7 +231,7 @@ def test_default_size_frames_are_textured_and_pan(default_size_root: Path) -> No
 def test_cli_writes_the_dataset_and_prints_a_summary(tmp_path: Path) -> None:
     out = tmp_path / "cli"
     arguments = ["synth", "--out", str(out), "--videos", "2", "--valid-videos", "1", "--frames", "3"]
-    result = CliRunner().invoke(app, [*arguments, "--size", "48x64", "--categories", "8", "--seed", "3"])
+    result = CliRunner().invoke(app, [*arguments, "--size", "48x64", "--num-categories", "8", "--seed", "3"])
     assert result.exit_code == 0, result.output
     for column in ("videos", "frames", "instances", "size on disk"):
         assert column in result.output
@@ -277,8 +277,8 @@ def test_console_script_runs(tmp_path: Path) -> None:
         (["--videos", "0"], "--videos"),
         (["--valid-videos", "0"], "--valid-videos"),
         (["--frames", "-2"], "--frames"),
-        (["--categories", "0"], "--categories"),
-        (["--categories", str(len(SHAPE_KINDS) + 1)], "--categories"),
+        (["--num-categories", "0"], "--num-categories"),
+        (["--num-categories", str(len(SHAPE_KINDS) + 1)], "--num-categories"),
         (["--seed", "-1"], "--seed"),
         (["--workers", "0"], "--workers"),
     ],

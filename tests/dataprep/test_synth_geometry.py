@@ -14,12 +14,12 @@ from matplotlib.path import Path as PolygonPath
 from pycocotools import mask as coco_mask
 
 from instanceformer.core.errors import UserError
+from instanceformer.core.runtime.frame_size import format_frame_size, parse_frame_size
 from instanceformer.dataprep.synth import (
     SHAPE_KINDS,
     SynthSpec,
     mask_bbox,
     occlusion_label,
-    parse_frame_size,
     render_frame,
     sample_scene,
 )
@@ -199,11 +199,12 @@ def test_occlusion_label_boundaries() -> None:
     assert occlusion_label(0, 0) == "no_occlusion"
 
 
-def test_parse_frame_size() -> None:
-    assert parse_frame_size("192x320") == (192, 320)
-    assert parse_frame_size(" 64X96 ") == (64, 96)
-    for text in ("192", "192x", "x320", "192*320", "-1x20", "1.5x20"):
-        with pytest.raises(UserError, match="--size"):
+def test_parse_frame_size_reads_width_then_height() -> None:
+    assert parse_frame_size("320x192") == (192, 320)
+    assert parse_frame_size(" 96X64 ") == (64, 96)
+    assert format_frame_size(192, 320) == "320x192"
+    for text in ("192", "192x", "x320", "192*320", "-1x20", "1.5x20", "0x20"):
+        with pytest.raises(UserError, match="--size: expected WIDTHxHEIGHT"):
             parse_frame_size(text)
 
 
@@ -215,8 +216,8 @@ def test_parse_frame_size() -> None:
         ("num_frames", 0, "--frames"),
         ("height", 8, "--size"),
         ("width", 5000, "--size"),
-        ("num_categories", 0, "--categories"),
-        ("num_categories", len(SHAPE_KINDS) + 1, "--categories"),
+        ("num_categories", 0, "--num-categories"),
+        ("num_categories", len(SHAPE_KINDS) + 1, "--num-categories"),
         ("seed", -3, "--seed"),
     ],
 )

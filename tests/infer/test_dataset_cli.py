@@ -21,7 +21,7 @@ def _dataset_args(run: Path, synth: Path, out: Path, *extra: str) -> list[str]:
         "dataset",
         "--run",
         str(run),
-        "--annotations",
+        "--gt",
         str(synth / "annotations" / "instances_valid.json"),
         "--frames",
         str(synth / "valid" / "JPEGImages"),
@@ -130,7 +130,7 @@ def test_class_count_mismatch_names_the_config_key(
     payload["annotations"] = [record for record in payload["annotations"] if record["category_id"] <= 4]
     annotations = tmp_path / "four.json"
     annotations.write_text(json.dumps(payload))
-    args = _replace(_dataset_args(tiny_run, synth_root, tmp_path / "out"), "--annotations", str(annotations))
+    args = _replace(_dataset_args(tiny_run, synth_root, tmp_path / "out"), "--gt", str(annotations))
     assert run_app(app, args) == 2
     error = capsys.readouterr().err.strip()
     assert "model.num_classes" in error and "expected 4" in error and "\n" not in error

@@ -26,7 +26,7 @@ def _dataset_arguments(run: Path, synth: Path, out: Path) -> list[str]:
         "dataset",
         "--run-folder",
         str(run),
-        "--annotations",
+        "--gt",
         str(synth / "annotations" / "instances_valid.json"),
         "--frames",
         str(synth / "valid" / "JPEGImages"),

@@ -22,7 +22,9 @@ from tests.support.evaluation_cases import EvaluationCaseSpec, synthetic_evaluat
 
 @pytest.fixture(scope="module")
 def case() -> tuple[VideoDataset, list[TrackResult]]:
-    return synthetic_evaluation_case(21, EvaluationCaseSpec(num_videos=5, num_frames=5))
+    return synthetic_evaluation_case(
+        21, EvaluationCaseSpec(num_videos=5, num_frames=5, unknown_category_probability=0.0)
+    )
 
 
 def test_evaluate_prints_a_table_and_writes_json(case, tmp_path: Path, capsys) -> None:

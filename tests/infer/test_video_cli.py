@@ -14,10 +14,13 @@ import torch
 from PIL import Image
 
 from instanceformer.core.cli import run_app
-from instanceformer.core.engine import load_analysis
+from instanceformer.core.engine import load_analysis, load_run_model
 from instanceformer.core.formats import decode_segmentation, load_results
 from instanceformer.core.formats.analysis_dumps import ANALYSIS_FILES
 from instanceformer.infer.cli import app
+from tests.support.tiny_run import make_tiny_run
+
+from .conftest import INFER_OVERRIDES
 
 BIKES_FRAMES = 12
 
@@ -128,10 +131,11 @@ def test_analysis_dumps_have_consistent_shapes(tiny_run: Path, tmp_path: Path) -
     present = sum(segmentation is not None for track in results for segmentation in track.segmentations)
     assert rows == present > 0
     for kind, payload in dumps.items():
-        assert payload["format_version"] == 1 and payload["kind"] == kind
+        assert payload["format_version"] == 2 and payload["kind"] == kind
         assert torch.equal(payload["track_ids"], dumps["embeddings"]["track_ids"])
         assert torch.equal(payload["frame_indices"], dumps["embeddings"]["frame_indices"])
-    assert dumps["embeddings"]["embeddings"].shape == (rows, 64)
+    assert dumps["embeddings"]["decoder_embeddings"].shape == (rows, 64)
+    assert dumps["embeddings"]["contrastive_embeddings"].shape == (rows, 64)
     assert dumps["reference_points"]["reference_points"].shape == (rows, 3, 2)
     assert dumps["sampling_locations"]["sampling_locations"].shape == (rows, 3, 4, 3, 4, 2)
     assert dumps["sampling_locations"]["attention_weights"].shape == (rows, 3, 4, 3, 4)
@@ -143,3 +147,34 @@ def test_analysis_dumps_have_consistent_shapes(tiny_run: Path, tmp_path: Path) -
         assert track.segmentations[frame] is not None
         assert int(dumps["embeddings"]["category_ids"][row]) == track.category_id
         assert float(dumps["embeddings"]["scores"][row]) == pytest.approx(track.score, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "contrastive_width"),
+    [(("model.temporal.embedding_dim=32",), 32), (("model.temporal.contrastive=false",), None)],
+    ids=["contrastive-head", "no-contrastive-head"],
+)
+def test_embeddings_dump_holds_the_contrastive_space_only_with_a_contrastive_head(
+    overrides: tuple[str, ...], contrastive_width: int | None, tmp_path: Path
+) -> None:
+    run = make_tiny_run(tmp_path / "run", (*INFER_OVERRIDES, *overrides))
+    source = tmp_path / "frames"
+    source.mkdir()
+    frames = np.random.default_rng(2).integers(0, 255, size=(3, 32, 48, 3), dtype=np.uint8)
+    for index, frame in enumerate(frames):
+        Image.fromarray(frame).save(source / f"{index:03d}.png")
+    out = tmp_path / "out"
+    assert run_app(app, ["video", str(source), "--run", str(run), "--out", str(out), "--analysis"]) == 0
+    payload = load_analysis(out / ANALYSIS_FILES["embeddings"])
+    rows = int(payload["video_ids"].shape[0])
+    assert rows > 0
+    assert payload["decoder_embeddings"].shape == (rows, 64)  # tiny preset d_model
+    if contrastive_width is None:
+        assert "contrastive_embeddings" not in payload
+        return
+    assert payload["contrastive_embeddings"].shape == (rows, contrastive_width)
+    head = load_run_model(run, device="cpu").model.embedding_head
+    assert head is not None
+    with torch.inference_mode():
+        expected = head(payload["decoder_embeddings"])  # [rows, contrastive_width]
+    torch.testing.assert_close(payload["contrastive_embeddings"], expected, rtol=1e-4, atol=1e-5)

@@ -274,8 +274,14 @@ def test_an_unknown_competition_is_a_404_with_advice(fake_codabench, results_zip
 
 
 def test_dry_run_lists_the_codabench_requests(fake_codabench, results_zip, kit, home, capsys) -> None:
-    assert run_app(app, [*_cli(fake_codabench, results_zip, kit), "--dry-run", "--wait"]) == 0
-    output = capsys.readouterr().out
+    assert run_app(app, [*_cli(fake_codabench, results_zip, kit), "--dry-run", "--wait"]) == 2
+    captured = capsys.readouterr()
+    output = captured.out
+    error = captured.err.strip()
+    assert error.count("\n") == 0
+    assert error.startswith(
+        "error: dry run: the upload could not sign in to 127.0.0.1: no Codabench credentials"
+    )
     assert fake_codabench.requests == []
     for fragment in (
         "POST /api/api-token-auth/",
@@ -288,7 +294,9 @@ def test_dry_run_lists_the_codabench_requests(fake_codabench, results_zip, kit, 
         assert fragment in output.replace(fake_codabench.base_url, "")
 
 
-def test_server_override_defaults_to_the_codabench_site(results_zip, home, capsys) -> None:
+def test_server_override_defaults_to_the_codabench_site(results_zip, kit, home, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("CODABENCH_USERNAME", kit.codabench_username)
+    monkeypatch.setenv("CODABENCH_PASSWORD", kit.codabench_password)
     arguments = ["upload", str(results_zip), "--competition", "ovis", "--server", "codabench"]
     assert run_app(app, [*arguments, "--competition-id", "12345", "--dry-run"]) == 0
     assert "https://www.codabench.org/api/competitions/12345/" in capsys.readouterr().out

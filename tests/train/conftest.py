@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from instanceformer.dataprep.synth import SynthSpec, generate_synthetic_dataset
 
@@ -19,3 +21,13 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("data")
     generate_synthetic_dataset(root / "synth", TINY_SPEC)
     return root
+
+
+@pytest.fixture
+def two_threads() -> Iterator[None]:
+    """PyTorch's intra-op threads set to 2 for the test (then restored): the default of a 2-core machine,
+    where parallel reductions and scatter-adds could make runs differ."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)

@@ -1,4 +1,4 @@
-"""Schedule, accumulation weights, resumable sampling, precision choice and metrics truncation."""
+"""Schedule, accumulation weights, resumable sampling and precision choice."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from hypothesis import strategies as st
 from instanceformer.core.config import load_config
 from instanceformer.core.errors import ConfigError
 from instanceformer.core.model import build_model
-from instanceformer.core.runs import RunFolder
 from instanceformer.train.accumulation import accumulation_steps, micro_batch_weights
-from instanceformer.train.checkpointing import truncate_metrics
 from instanceformer.train.data.sampler import ClipSampler
 from instanceformer.train.optimizer import build_optimizer
 from instanceformer.train.precision import PrecisionPolicy
@@ -143,17 +141,6 @@ def test_precision_policy() -> None:
     assert not bf16.grad_scaler().is_enabled()
     with pytest.raises(ConfigError, match=r"train\.precision"):
         PrecisionPolicy.from_config(load_config(None, ["train.precision=fp16"]).train, cpu)
-
-
-def test_truncate_metrics_drops_steps_after_the_checkpoint(tmp_path) -> None:
-    run = RunFolder.create(tmp_path / "run", load_config("tiny-cpu"))
-    for step in (1, 2, 3, 4):
-        run.append_metrics({"kind": "train", "step": step})
-    with open(run.metrics_path, "a", encoding="utf-8") as stream:
-        stream.write('{"kind":"train","st')
-    truncate_metrics(run, 2)
-    assert [record["step"] for record in run.read_metrics()] == [1, 2]
-    assert run.metrics_path.read_text(encoding="utf-8").endswith("\n")
 
 
 def test_the_optimizer_is_fused_and_steps_like_the_reference_adamw() -> None:

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from instanceformer.core.cli import create_app, run_app
+from instanceformer.core.cli import create_app, deprecation_warning, renamed_option, run_app
 from instanceformer.core.errors import UserError
 from instanceformer.core.runtime.progress import spinner, timed_progress_bar
+
+if TYPE_CHECKING:
+    from instanceformer.analysis.embedding_plot import EmbeddingReport
 
 app = create_app(
     "ifm-analysis",
@@ -27,7 +31,10 @@ _FRAMES_HELP = (
     "Frame root of the annotation file, the video's frame folder, or a video file (see the README's "
     "'Analysis' section for how frames are found)."
 )
-_ANNOTATIONS_HELP = "Annotation file that names the video's frames (and the category names)."
+_GT_HELP = "Annotation file of the dataset: names the video's frames (and the category names)."
+_FORCE_HELP = (
+    "Write into a folder that already holds files: replaces files of the same names, keeps the rest."
+)
 _CATEGORIES_HELP = "Category names: an annotation file or a table (ytvis19, ytvis21, ytvis22, ovis)."
 _EVERY_HELP = "With a video file as --frames: keep every K-th frame (as 'ifm-infer video --every')."
 
@@ -47,31 +54,62 @@ def tsne(
     video: int | None = typer.Option(None, "--video", help="Only this video's embeddings."),
     method: str = typer.Option("tsne", "--method", help="tsne (PCA first, then t-SNE) or pca."),
     categories: str | None = typer.Option(None, "--categories", help=_CATEGORIES_HELP),
+    space: str | None = typer.Option(
+        None,
+        "--space",
+        help="Embedding space to plot: contrastive (the contrastive head's output; the default when the "
+        "dump has it) or decoder (the final decoder embedding). The separation is shown for both.",
+    ),
 ) -> None:
     """Map instance embeddings to 2-d and measure how well they separate by track."""
     from instanceformer.analysis.categories import category_names
     from instanceformer.analysis.dumps import load_dump
     from instanceformer.analysis.embedding_plot import write_embedding_figure
+    from instanceformer.analysis.embedding_spaces import choose_space
 
     dump = load_dump(embeddings, "embeddings")
+    choice = choose_space(dump, space)
     names = category_names(categories)
-    with spinner(f"projecting embeddings ({method})") as progress:
+    console = Console()
+    if choice.note is not None:
+        console.print(f"note: {choice.note}")
+    with spinner(f"projecting {choice.space} embeddings ({method})") as progress:
         progress.add_task("project", total=None)
         report = write_embedding_figure(
-            dump, out, names=names, color_by=color_by, method=method, perplexity=perplexity, video_id=video
+            dump,
+            out,
+            names=names,
+            color_by=color_by,
+            method=method,
+            perplexity=perplexity,
+            video_id=video,
+            space=choice.space,
         )
-    separation = report.separation
-    table = Table(title=f"{embeddings.name}: track separation of the embeddings")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_row("rows (track x frame)", str(separation.num_rows))
-    table.add_row("tracks", str(separation.num_tracks))
-    table.add_row("mean intra-track cosine distance", f"{separation.intra_track_distance:.4f}")
-    table.add_row("mean inter-track cosine distance", f"{separation.inter_track_distance:.4f}")
-    table.add_row("separation (inter / intra)", f"{separation.separation:.3f}")
-    console = Console()
-    console.print(table)
+    console.print(_separation_table(embeddings.name, report))
     console.print(f"-> {report.figure}, {report.sidecar}")
+
+
+def _separation_table(source: str, report: EmbeddingReport) -> Table:
+    """One column per embedding space of ``report``, the plotted one marked."""
+    spaces = tuple(report.separations)
+    measured = [report.separations[name] for name in spaces]
+    table = Table(title=f"{source}: track separation per embedding space")
+    table.add_column("measure")
+    for name in spaces:
+        table.add_column(f"{name} (plotted)" if name == report.space else name, justify="right")
+    table.add_row("dimension", *(str(report.dimensions[name]) for name in spaces))
+    table.add_row("rows (track x frame)", *(str(separation.num_rows) for separation in measured))
+    table.add_row("tracks", *(str(separation.num_tracks) for separation in measured))
+    table.add_row(
+        "mean intra-track cosine distance",
+        *(f"{separation.intra_track_distance:.4f}" for separation in measured),
+    )
+    table.add_row(
+        "mean inter-track cosine distance",
+        *(f"{separation.inter_track_distance:.4f}" for separation in measured),
+    )
+    table.add_row("separation (inter / intra)", *(f"{separation.separation:.3f}" for separation in measured))
+    return table
 
 
 @app.command()
@@ -79,14 +117,18 @@ def refpoints(
     reference_points: Path = typer.Argument(..., help="reference_points.pt written with --analysis."),
     frames: Path = typer.Option(..., "--frames", help=_FRAMES_HELP),
     video: int = typer.Option(..., "--video", help="The video id."),
-    out: Path = typer.Option(..., "--out", help="Output folder: frame_<index>.png and paths.png."),
-    annotations: Path | None = typer.Option(None, "--annotations", help=_ANNOTATIONS_HELP),
+    out: Path = typer.Option(
+        ..., "--out", help="Output folder (new or empty): frame_<index>.png and paths.png."
+    ),
+    gt: Path | None = typer.Option(None, "--gt", help=_GT_HELP),
     results: Path | None = typer.Option(
         None, "--results", help="results.json of the same run, for the boxes (default: beside the dump)."
     ),
     min_score: float = typer.Option(0.0, "--min-score", help="Only tracks with at least this score."),
     every: int = typer.Option(1, "--every", help=_EVERY_HELP),
     categories: str | None = typer.Option(None, "--categories", help=_CATEGORIES_HELP),
+    force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
+    former_annotations: Path | None = typer.Option(None, "--annotations", hidden=True),
 ) -> None:
     """Draw each kept track's reference points and box per frame, and every track's path over time."""
     from instanceformer.analysis.categories import category_names, names_from_dataset
@@ -94,22 +136,26 @@ def refpoints(
     from instanceformer.analysis.frames import locate_frames
     from instanceformer.analysis.refpoint_plot import write_reference_point_figures
     from instanceformer.core.formats import load_results
+    from instanceformer.core.io import check_output_folder, staged_output_folder
 
+    check_output_folder(out, force=force)
     dump = load_dump(reference_points, "reference_points")
-    dataset = _optional_annotations(annotations)
-    results_path = results if results is not None else reference_points.parent / "results.json"
-    if results is None and not results_path.is_file():
-        results_path = None
+    dataset = _optional_annotations(renamed_option(gt, former_annotations, "--gt", "--annotations"))
+    found = results if results is not None else reference_points.parent / "results.json"
+    results_path = found if results is not None or found.is_file() else None
     tracks = load_results(results_path) if results_path is not None else None
     video_frames = locate_frames(frames, video, dataset, every)
     names = category_names(categories) or names_from_dataset(dataset)
-    with timed_progress_bar("drawing reference points") as progress:
+    with (
+        staged_output_folder(out, own_names=(), force=force) as staging,
+        timed_progress_bar("drawing reference points") as progress,
+    ):
         task = progress.add_task("frames", total=None)
         written = write_reference_point_figures(
             dump,
             video_frames,
             video,
-            out,
+            staging,
             names=names,
             results=tracks,
             results_source=str(results_path),
@@ -128,27 +174,34 @@ def sampling(
     frames: Path = typer.Option(..., "--frames", help=_FRAMES_HELP),
     video: int = typer.Option(..., "--video", help="The video id."),
     track: int = typer.Option(..., "--track", help="The track: its position in results.json (0-based)."),
-    out: Path = typer.Option(..., "--out", help="Output folder: track<T>_frame_<index>.png."),
+    out: Path = typer.Option(..., "--out", help="Output folder (new or empty): track<T>_frame_<index>.png."),
     frame: list[int] = typer.Option([], "--frame", help="Only this frame index (repeatable)."),
-    annotations: Path | None = typer.Option(None, "--annotations", help=_ANNOTATIONS_HELP),
+    gt: Path | None = typer.Option(None, "--gt", help=_GT_HELP),
     every: int = typer.Option(1, "--every", help=_EVERY_HELP),
+    force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
+    former_annotations: Path | None = typer.Option(None, "--annotations", hidden=True),
 ) -> None:
     """Draw a track's sampling locations per decoder layer, head and level; marker area ~ weight."""
     from instanceformer.analysis.dumps import load_dump
     from instanceformer.analysis.frames import locate_frames
     from instanceformer.analysis.sampling_plot import write_sampling_figures
+    from instanceformer.core.io import check_output_folder, staged_output_folder
 
+    check_output_folder(out, force=force)
     dump = load_dump(sampling_locations, "sampling_locations")
-    dataset = _optional_annotations(annotations)
+    dataset = _optional_annotations(renamed_option(gt, former_annotations, "--gt", "--annotations"))
     video_frames = locate_frames(frames, video, dataset, every)
-    with timed_progress_bar("drawing sampling locations") as progress:
+    with (
+        staged_output_folder(out, own_names=(), force=force) as staging,
+        timed_progress_bar("drawing sampling locations") as progress,
+    ):
         task = progress.add_task("frames", total=None)
         written = write_sampling_figures(
             dump,
             video_frames,
             video,
             track,
-            out,
+            staging,
             frame_indices=frame or None,
             on_frame=lambda done, total: progress.update(task, completed=done, total=total),
         )
@@ -164,7 +217,7 @@ def video(
     gt: Path | None = typer.Option(
         None, "--gt", help="Annotation file with ground truth: drawn beside the prediction; names the frames."
     ),
-    annotations: Path | None = typer.Option(None, "--annotations", help=_ANNOTATIONS_HELP),
+    annotations: Path | None = typer.Option(None, "--annotations", hidden=True),
     gif: bool = typer.Option(False, "--gif", help="Also write the same name with .gif."),
     sheet_every: int | None = typer.Option(
         None, "--sheet-every", help="Also write <name>_sheet.png with every K-th frame."
@@ -186,6 +239,10 @@ def video(
 
     if gt is not None and annotations is not None:
         raise UserError("--gt and --annotations: give one (the ground-truth file also names the frames)")
+    if annotations is not None:
+        deprecation_warning(
+            "--annotations", "--gt", "which also draws the ground truth beside the prediction"
+        )
     predictions = load_results(results)
     if not any(result.video_id == video_id for result in predictions):
         raise UserError(f"{results}: no track of video {video_id}")

@@ -2,7 +2,9 @@
 
 The layout is documented in ``docs/formats.md`` ("Analysis dumps"): a dict of row columns (one row per
 kept track and frame) plus the per-kind payload tensors. :func:`load_dump` checks the version, the kind,
-every key and every shape, and stops at the first problem with a one-line :class:`FormatError`.
+every key and every shape, and stops at the first problem with a one-line :class:`FormatError`. A
+version-1 ``embeddings.pt`` (decoder embeddings only) is read as a version-2 one without
+``contrastive_embeddings``.
 """
 
 from __future__ import annotations
@@ -14,13 +16,20 @@ import torch
 
 from instanceformer.core.errors import FormatError, UserError
 from instanceformer.core.formats.analysis_dumps import ANALYSIS_FORMAT_VERSION as DUMP_FORMAT_VERSION
+from instanceformer.core.formats.analysis_dumps import READABLE_FORMAT_VERSIONS, upgrade_analysis_payload
 
 # Per kind: payload key -> number of dimensions after the row dimension, and the size of the last
 # dimension where it is fixed.
 PAYLOAD_SHAPES: dict[str, dict[str, tuple[int, int | None]]] = {
-    "embeddings": {"embeddings": (1, None)},
+    "embeddings": {"decoder_embeddings": (1, None)},
     "reference_points": {"reference_points": (2, 2)},
     "sampling_locations": {"sampling_locations": (5, 2), "attention_weights": (4, None)},
+}
+# Per kind: payload keys that may be absent (a model without a contrastive head writes none).
+OPTIONAL_PAYLOAD_SHAPES: dict[str, dict[str, tuple[int, int | None]]] = {
+    "embeddings": {"contrastive_embeddings": (1, None)},
+    "reference_points": {},
+    "sampling_locations": {},
 }
 _ROW_SHAPES: dict[str, tuple[int, int | None]] = {
     "video_ids": (0, None),
@@ -93,7 +102,7 @@ def load_dump(path: str | Path, expected_kind: str) -> AnalysisDump:
         expected_kind: the kind the caller needs (a key of :data:`PAYLOAD_SHAPES`).
 
     Returns:
-        The checked dump, tensors on the CPU (floats as float32).
+        The checked dump, tensors on the CPU (floats as float32), in the current layout.
 
     Raises:
         FormatError: the file is missing, not loadable with ``weights_only=True``, of another version or
@@ -113,12 +122,15 @@ def load_dump(path: str | Path, expected_kind: str) -> AnalysisDump:
     if not isinstance(payload, dict):
         raise FormatError(path, None, None, f"expected a dict, got {type(payload).__name__}")
     version = payload.get("format_version")
-    if version != DUMP_FORMAT_VERSION:
-        raise FormatError(path, None, "format_version", f"expected {DUMP_FORMAT_VERSION}, got {version!r}")
+    payload = upgrade_analysis_payload(payload)
+    if payload.get("format_version") != DUMP_FORMAT_VERSION:
+        readable = " or ".join(str(number) for number in READABLE_FORMAT_VERSIONS)
+        raise FormatError(path, None, "format_version", f"expected {readable}, got {version!r}")
     kind = payload.get("kind")
     if kind != expected_kind:
         raise FormatError(path, None, "kind", f"expected '{expected_kind}', got {kind!r}")
-    shapes = {**_ROW_SHAPES, **PAYLOAD_SHAPES[kind]}
+    optional = {name: shape for name, shape in OPTIONAL_PAYLOAD_SHAPES[kind].items() if name in payload}
+    shapes = {**_ROW_SHAPES, **PAYLOAD_SHAPES[kind], **optional}
     num_rows = _num_rows(path, payload)
     columns = {}
     for name, (extra_dims, last_size) in shapes.items():

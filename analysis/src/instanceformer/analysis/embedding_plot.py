@@ -1,4 +1,8 @@
-"""The embedding figure: a 2-d map of instance embeddings beside the intra/inter-track distance histogram."""
+"""The embedding figure: a 2-d map of instance embeddings beside the intra/inter-track distance histogram.
+
+The figure plots one embedding space (:mod:`.embedding_spaces`); the separation number is computed for
+every space the dump holds and shown in the title and the sidecar JSON.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from instanceformer.analysis.categories import category_label
 from instanceformer.analysis.dumps import AnalysisDump
+from instanceformer.analysis.embedding_spaces import available_spaces, choose_space, space_embeddings
 from instanceformer.analysis.media import save_figure
 from instanceformer.analysis.palette import color_of
 from instanceformer.analysis.projection import project_embeddings
@@ -26,16 +32,22 @@ class EmbeddingReport:
     """What :func:`write_embedding_figure` computed and wrote.
 
     Attributes:
-        separation: the intra/inter-track distances and their ratio.
+        separation: the intra/inter-track distances and their ratio in the plotted space.
         figure: the PNG.
         sidecar: the JSON beside it (``<figure>.json``).
         perplexity: the t-SNE perplexity used, or None for PCA.
+        space: the plotted space, ``contrastive`` or ``decoder``.
+        separations: the separation of every space the dump holds, contrastive first.
+        dimensions: the embedding width of every space the dump holds.
     """
 
     separation: Separation
     figure: Path
     sidecar: Path
     perplexity: float | None
+    space: str
+    separations: dict[str, Separation]
+    dimensions: dict[str, int]
 
 
 def _legend_label(dump: AnalysisDump, track_id: int, names: Mapping[int, str]) -> str:
@@ -71,8 +83,8 @@ def _scatter(axes, points: np.ndarray, dump: AnalysisDump, color_by: str, names:
         axes.legend(title=title, fontsize=7, title_fontsize=8, loc="best", markerscale=1.2)
 
 
-def _histogram(axes, dump: AnalysisDump, separation: Separation) -> None:
-    intra, inter = pair_distances(dump["embeddings"], dump["track_ids"])
+def _histogram(axes, embeddings: torch.Tensor, track_ids: torch.Tensor, separation: Separation) -> None:
+    intra, inter = pair_distances(embeddings, track_ids)  # [P], [Q]
     bins = np.linspace(0.0, 2.0, 41)
     axes.hist(
         inter.numpy(), bins=bins, alpha=0.6, density=True, color="tab:orange", label="inter-track pairs"
@@ -99,8 +111,9 @@ def write_embedding_figure(
     method: str = "tsne",
     perplexity: float = 30.0,
     video_id: int | None = None,
+    space: str | None = None,
 ) -> EmbeddingReport:
-    """Project a dump's embeddings and write the figure and its sidecar JSON.
+    """Project a dump's embeddings of one space and write the figure and its sidecar JSON.
 
     Args:
         dump: a loaded ``embeddings`` dump.
@@ -110,9 +123,10 @@ def write_embedding_figure(
         method: ``tsne`` or ``pca``.
         perplexity: t-SNE perplexity.
         video_id: only this video's rows, or all rows.
+        space: ``contrastive`` or ``decoder``; by default contrastive when the dump holds it.
 
     Returns:
-        The separation numbers and the written paths.
+        The separation numbers of every space and the written paths.
     """
     import matplotlib
 
@@ -121,24 +135,30 @@ def write_embedding_figure(
 
     if color_by not in COLOR_MODES:
         raise UserError(f"--color-by: expected one of {', '.join(COLOR_MODES)}, got {color_by!r}")
+    space = choose_space(dump, space).space
     if video_id is not None:
         dump = dump.for_video(video_id)
-    separation = track_separation(dump["embeddings"], dump["track_ids"])
-    points, used_perplexity = project_embeddings(dump["embeddings"].numpy(), method, perplexity)  # [N, 2]
+    spaces = available_spaces(dump)
+    separations = {name: track_separation(space_embeddings(dump, name), dump["track_ids"]) for name in spaces}
+    dimensions = {name: int(space_embeddings(dump, name).shape[1]) for name in spaces}
+    separation = separations[space]
+    embeddings = space_embeddings(dump, space)  # [N, dimension]
+    points, used_perplexity = project_embeddings(embeddings.numpy(), method, perplexity)  # [N, 2]
     figure, (map_axes, histogram_axes) = plt.subplots(1, 2, figsize=(13, 5.5), width_ratios=(1.3, 1))
     _scatter(map_axes, points, dump, color_by, names)
     method_name = "t-SNE" if method == "tsne" else "PCA"
     detail = f", perplexity {used_perplexity:.1f}" if used_perplexity is not None else ""
     scope = f"video {video_id}" if video_id is not None else f"{len(dump.video_ids())} videos"
     map_axes.set_title(
-        f"{method_name} of {separation.num_rows} embeddings, {separation.num_tracks} tracks "
+        f"{method_name} of {separation.num_rows} {space} embeddings, {separation.num_tracks} tracks "
         f"({scope}{detail})",
         fontsize=9,
     )
     map_axes.set_xticks([])
     map_axes.set_yticks([])
-    _histogram(histogram_axes, dump, separation)
-    figure.suptitle(f"{dump.path.name}: instance embeddings", fontsize=11)
+    _histogram(histogram_axes, embeddings, dump["track_ids"], separation)
+    numbers = ", ".join(f"{name} {separations[name].separation:.2f}" for name in spaces)
+    figure.suptitle(f"{dump.path.name}: {space} embeddings (separation: {numbers})", fontsize=11)
     figure.tight_layout()
     out = Path(out)
     save_figure(figure, out)
@@ -146,6 +166,11 @@ def write_embedding_figure(
         out.with_suffix(".json"),
         {
             **separation.to_json(),
+            "space": space,
+            "dimension": dimensions[space],
+            "separations": {
+                name: {**separations[name].to_json(), "dimension": dimensions[name]} for name in spaces
+            },
             "source": str(dump.path),
             "video_id": video_id,
             "method": method,
@@ -154,4 +179,4 @@ def write_embedding_figure(
         },
         indent=2,
     )
-    return EmbeddingReport(separation, out, sidecar, used_perplexity)
+    return EmbeddingReport(separation, out, sidecar, used_perplexity, space, separations, dimensions)

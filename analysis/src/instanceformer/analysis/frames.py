@@ -2,7 +2,7 @@
 
 The rule (also in the README's "Analysis" section), for ``--frames DIR`` and ``--video ID``:
 
-1. With an annotation file (``--annotations`` or ``--gt``), the video's ``file_names`` are read relative
+1. With an annotation file (``--gt``), the video's ``file_names`` are read relative
    to ``DIR``, exactly as ``ifm-infer dataset --frames`` reads them. When ``DIR/<file name>`` does not
    exist but ``DIR/<base name>`` does, ``DIR`` is taken as the video's own frame folder.
 2. Without one (``results.json`` holds only video ids), ``DIR`` is the video's frame folder and its
@@ -95,7 +95,7 @@ def locate_frames(
     if not paths:
         raise UserError(
             f"{folder}: expected the frames of video {video_id} as image files "
-            f"({', '.join(IMAGE_SUFFIXES)}); pass --annotations to name them"
+            f"({', '.join(IMAGE_SUFFIXES)}); pass --gt to name them"
         )
     return VideoFrames(description=str(folder), paths=paths, num_frames=len(paths))
 
@@ -128,7 +128,7 @@ def _video_file_frames(path: Path, every: int, wanted: list[int]) -> Iterator[tu
     if not wanted:
         return
     remaining = iter(wanted)
-    target = next(remaining)
+    target: int | None = next(remaining)
     video = VideoReader(path)
     try:
         for source_index, image in enumerate(video.frames()):

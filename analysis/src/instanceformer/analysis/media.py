@@ -78,7 +78,9 @@ def contact_sheet(tiles: Sequence[tuple[int, np.ndarray]]) -> np.ndarray:
     scale = min(1.0, SHEET_TILE_WIDTH / width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     rendered = [
-        with_banner(np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR)), f"frame {index}")
+        with_banner(
+            np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR)), f"frame {index}"
+        )
         for index, image in tiles
     ]
     columns = math.ceil(math.sqrt(len(rendered)))

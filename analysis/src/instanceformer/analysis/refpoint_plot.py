@@ -40,10 +40,11 @@ def _track_box(results: Sequence[TrackResult] | None, track_id: int, frame_index
     if results is None:
         return None
     segmentations = results[track_id].segmentations
-    if frame_index >= len(segmentations) or segmentations[frame_index] is None:
+    segmentation = segmentations[frame_index] if frame_index < len(segmentations) else None
+    if segmentation is None:
         return None
-    height, width = segmentations[frame_index]["size"]
-    box = segmentation_bbox(segmentations[frame_index], height, width)
+    height, width = segmentation["size"]
+    box = segmentation_bbox(segmentation, height, width)
     return box if box[2] > 0 and box[3] > 0 else None
 
 
@@ -154,5 +155,6 @@ def write_reference_point_figures(
         written.append(save_figure(_frame_figure(image, rows, frame_index, results, names), path))
         if on_frame is not None:
             on_frame(done, len(indices))
+    assert first_image is not None  # the dump has rows, so at least one frame was drawn
     paths = save_figure(_paths_figure(first_image, dump, names, video_id), out_dir / PATHS_FIGURE)
     return ReferencePointOutputs(written, paths, len(dump.track_ids()))

@@ -2,8 +2,10 @@
 
 Every stage builds its Typer application with :func:`create_app` and runs it with :func:`run_app`, so
 all tools share the same ``--version`` and ``--debug`` options, the ``env`` command and the error path:
-a :class:`~instanceformer.core.errors.UserError` (or a missing/unreadable file) prints one line on
-standard error and exits with status 2; ``--debug`` adds the traceback.
+a :class:`~instanceformer.core.errors.UserError` or a file-system error (a missing or unreadable file, a
+full disk, a read-only folder, a refused permission) prints one line on standard error and exits with
+status 2; an interrupt (Ctrl-C, SIGINT) prints one line and exits with status 130. ``--debug``, accepted
+anywhere on the command line, adds the traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import platform
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import TypeVar
 
 import typer
 from rich.console import Console
@@ -20,7 +23,10 @@ from rich.table import Table
 from instanceformer.core.errors import UserError
 from instanceformer.core.versions import TOOLKIT_DISTRIBUTIONS, distribution_version
 
-_USER_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+DEBUG_OPTION = "--debug"
+INTERRUPTED_STATUS = 130
+
+OptionValue = TypeVar("OptionValue")
 
 error_console = Console(stderr=True, highlight=False)
 
@@ -58,9 +64,12 @@ def create_app(tool_name: str, distribution: str, help_text: str) -> typer.Typer
         version: bool = typer.Option(
             False, "--version", callback=show_version, is_eager=True, help="Print the version and exit."
         ),
-        debug: bool = typer.Option(False, "--debug", help="Show the full traceback on errors."),
+        debug: bool = typer.Option(
+            False, DEBUG_OPTION, help="Show the full traceback on errors (accepted anywhere on the line)."
+        ),
     ) -> None:
-        _CliState.debug = debug
+        if debug:
+            _CliState.debug = True
 
     @app.command("env")
     def env() -> None:
@@ -103,20 +112,86 @@ def environment_table() -> Table:
 def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     """Run ``app`` on ``argv`` (default: ``sys.argv[1:]``) and return the process exit status.
 
-    Expected failures print ``error: <one line>`` on standard error and return 2.
+    Expected failures (a :class:`UserError`, any ``OSError``) print ``error: <one line>`` on standard
+    error and return 2; an interrupt prints ``error: interrupted`` and returns 130. ``--debug`` may come
+    before or after the command's name (everything after a ``--`` is left as it is).
     """
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    _CliState.debug = "--debug" in arguments
+    arguments, _CliState.debug = _without_debug_option(list(sys.argv[1:] if argv is None else argv))
     try:
         app(args=arguments, prog_name=app.info.name)
     except SystemExit as stop:
+        interrupt = _interrupt_behind(stop)
+        if interrupt is not None:
+            return _report_interrupt(interrupt)
         return _exit_status(stop.code)
-    except (UserError, *_USER_OS_ERRORS) as problem:
-        if _CliState.debug:
-            traceback.print_exc()
+    except KeyboardInterrupt as interrupt:
+        return _report_interrupt(interrupt)
+    except (UserError, OSError) as problem:
+        _print_traceback(problem)
         error_console.print(f"error: {_one_line(problem)}", soft_wrap=True, markup=False)
         return 2
     return 0
+
+
+def renamed_option(
+    value: OptionValue | None, former_value: OptionValue | None, name: str, former_name: str
+) -> OptionValue | None:
+    """The value of an option given under its name or under its former name (a hidden alias).
+
+    The former name still works and prints a one-line deprecation warning on standard error; giving both
+    is a :class:`UserError`.
+    """
+    if former_value is None:
+        return value
+    if value is not None:
+        raise UserError(f"{name} and {former_name}: give one ({former_name} is the former name of {name})")
+    deprecation_warning(former_name, name)
+    return former_value
+
+
+def deprecation_warning(former_name: str, name: str, note: str = "") -> None:
+    """Print ``warning: <former_name> is deprecated; use <name>`` (and ``note``) on standard error."""
+    message = f"warning: {former_name} is deprecated; use {name}" + (f" ({note})" if note else "")
+    error_console.print(message, soft_wrap=True, markup=False)
+
+
+def required_option(value: OptionValue | None, name: str, expected: str) -> OptionValue:
+    """``value``, or a :class:`UserError` saying that the option ``name`` (``expected``) is missing."""
+    if value is None:
+        raise UserError(f"{name}: missing option; expected {expected}")
+    return value
+
+
+def _without_debug_option(arguments: list[str]) -> tuple[list[str], bool]:
+    """The arguments without ``--debug`` (before any ``--``), and whether it was there."""
+    end = arguments.index("--") if "--" in arguments else len(arguments)
+    kept = [argument for argument in arguments[:end] if argument != DEBUG_OPTION]
+    return kept + arguments[end:], len(kept) != end
+
+
+def _interrupt_behind(stop: SystemExit) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt that Typer turned into ``SystemExit(130)``, if that is what ``stop`` is."""
+    if stop.code != INTERRUPTED_STATUS:
+        return None
+    cause: BaseException | None = stop
+    while cause is not None:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _report_interrupt(interrupt: KeyboardInterrupt) -> int:
+    """Print the one line of an interrupted command (the traceback with ``--debug``); status 130."""
+    _print_traceback(interrupt)
+    error_console.print("error: interrupted", soft_wrap=True, markup=False)
+    return INTERRUPTED_STATUS
+
+
+def _print_traceback(problem: BaseException) -> None:
+    """Print the traceback of ``problem`` on standard error when ``--debug`` was given."""
+    if _CliState.debug:
+        traceback.print_exception(problem, file=sys.stderr)
 
 
 def _exit_status(code: object) -> int:
@@ -132,7 +207,10 @@ def _exit_status(code: object) -> int:
 def _one_line(problem: BaseException) -> str:
     """The message of ``problem`` on one line (file-system errors name the file)."""
     if isinstance(problem, OSError) and problem.filename is not None:
-        message = f"{problem.filename}: {problem.strerror or problem}"
+        where = str(problem.filename)
+        if problem.filename2 is not None:
+            where = f"{where} -> {problem.filename2}"
+        message = f"{where}: {problem.strerror or problem}"
     else:
         message = str(problem)
     return " ".join(message.split())

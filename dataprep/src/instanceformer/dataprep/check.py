@@ -2,9 +2,10 @@
 
 The annotation file is validated by :mod:`instanceformer.core.formats` (YouTube-VIS / OVIS) or
 :mod:`instanceformer.core.formats.coco` (COCO); a malformed file stops the check with a
-FormatError. Then frames are checked against their declared size: all of them (``full``), or the first
-and last frame of every video plus ``sample`` random frames (images for COCO). Frame problems are
-collected; the manifest entry records them.
+FormatError. Then frames are checked against their declared size: all of them, each decoded in full
+(``sample=None``, ``--full``: finds truncated and corrupt files), or the headers of the first and last
+frame of every video plus ``sample`` random frames (images for COCO). Frame problems are collected; the
+manifest entry records them.
 """
 
 from __future__ import annotations
@@ -133,8 +134,8 @@ def check_dataset(
         frames_root: the folder the file's frame names are relative to.
         kind: one of :data:`~instanceformer.dataprep.kinds.DATASET_KINDS`; detected when None.
         split: the split name for the manifest; from the file name when None.
-        sample: check the first and last frame of every video plus this many random frames; None
-            checks every frame.
+        sample: check the headers of the first and last frame of every video plus this many random
+            frames; None decodes every frame.
         seed: the random seed of the sample.
         progress: optional callback, see :data:`ProgressCallback`.
 
@@ -187,7 +188,7 @@ def check_dataset(
         frames_total=len(frames),
     )
     for done, position in enumerate(selected, 1):
-        problem = check_frame(frames[position])
+        problem = check_frame(frames[position], decode=sample is None)
         if problem is not None:
             report.problems.append(problem)
         report.frames_checked = done

@@ -10,20 +10,23 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from instanceformer.core.cli import create_app, run_app
+from instanceformer.core.cli import create_app, renamed_option, run_app
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats import load_annotations, write_annotations
 from instanceformer.core.formats.coco import load_coco_annotations, write_coco_annotations
-from instanceformer.core.io import write_json_atomic
+from instanceformer.core.io import staged_output_folder, write_json_atomic
+from instanceformer.core.runtime.frame_size import format_frame_size, parse_frame_size
 from instanceformer.core.runtime.progress import timed_progress_bar
 from instanceformer.dataprep.coco_keep import COCO_KEEP_TARGETS, keep_coco_for_target
 from instanceformer.dataprep.kinds import DATASET_KINDS
 from instanceformer.dataprep.synth import (
+    SCENARIOS,
     SHAPE_KINDS,
+    OcclusionKnobs,
     SynthSpec,
     SynthSummary,
     generate_synthetic_dataset,
-    parse_frame_size,
+    occlusion_knobs_from_options,
 )
 
 app = create_app(
@@ -33,25 +36,31 @@ app = create_app(
 )
 
 _SYNTH_DEFAULTS = SynthSpec()
+_OCCLUSION_DEFAULTS = OcclusionKnobs()
+_OCCLUSION_PANEL = "Occlusion scenario (--scenario occlusion)"
+_DEFAULT_HIDDEN = "{}-{}".format(*_OCCLUSION_DEFAULTS.full_occlusion_frames)
+_DATA_LAYOUT_HINT = "README, 'Where data and runs go', shows the layout and where the data comes from"
+_STATS_FILE = "stats.json"
+_FORCE_HELP = "Write into a folder that already holds files: replaces this command's outputs, keeps the rest."
 
 
 @app.command("synth")
 def synth(
-    out: Path = typer.Option(..., "--out", help="Dataset folder to write (created if missing)."),
+    out: Path = typer.Option(..., "--out", help="Dataset folder to write (new or empty)."),
     videos: int = typer.Option(_SYNTH_DEFAULTS.train_videos, "--videos", help="Number of training videos."),
     valid_videos: int = typer.Option(
         _SYNTH_DEFAULTS.valid_videos, "--valid-videos", help="Number of validation videos."
     ),
     frames: int = typer.Option(_SYNTH_DEFAULTS.num_frames, "--frames", help="Frames per video."),
     size: str = typer.Option(
-        f"{_SYNTH_DEFAULTS.height}x{_SYNTH_DEFAULTS.width}",
+        format_frame_size(_SYNTH_DEFAULTS.height, _SYNTH_DEFAULTS.width),
         "--size",
-        help="Frame size HEIGHTxWIDTH in pixels.",
+        help="Frame size WIDTHxHEIGHT in pixels.",
     ),
-    categories: int = typer.Option(
-        _SYNTH_DEFAULTS.num_categories,
-        "--categories",
-        help=f"Number of shape categories (1-{len(SHAPE_KINDS)}).",
+    num_categories: int | None = typer.Option(
+        None,
+        "--num-categories",
+        help=f"Number of shape categories, 1-{len(SHAPE_KINDS)} (default {_SYNTH_DEFAULTS.num_categories}).",
     ),
     seed: int = typer.Option(
         _SYNTH_DEFAULTS.seed, "--seed", help="Random seed; equal arguments give identical files."
@@ -59,17 +68,68 @@ def synth(
     workers: int = typer.Option(
         1, "--workers", help="Processes rendering videos in parallel (the files do not depend on it)."
     ),
+    force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
+    scenario: str = typer.Option(
+        _SYNTH_DEFAULTS.scenario,
+        "--scenario",
+        help=f"What the videos show: {'|'.join(SCENARIOS)} (occlusion: identical objects hide and cross).",
+    ),
+    identical_objects: int | None = typer.Option(
+        None,
+        "--identical-objects",
+        help=f"Identical objects per video, 2-8 (default {_OCCLUSION_DEFAULTS.identical_objects}).",
+        rich_help_panel=_OCCLUSION_PANEL,
+    ),
+    full_occlusion_probability: float | None = typer.Option(
+        None,
+        "--full-occlusion-probability",
+        help="Chance that each further identical object is fully hidden for a while "
+        f"(default {_OCCLUSION_DEFAULTS.full_occlusion_probability}).",
+        rich_help_panel=_OCCLUSION_PANEL,
+    ),
+    full_occlusion_frames: str | None = typer.Option(
+        None,
+        "--full-occlusion-frames",
+        help=f"Frames a fully occluded object stays hidden: MIN-MAX or N (default {_DEFAULT_HIDDEN}).",
+        rich_help_panel=_OCCLUSION_PANEL,
+    ),
+    crossing_rate: float | None = typer.Option(
+        None,
+        "--crossing-rate",
+        help="Chance that each further identical object crosses an earlier one "
+        f"(default {_OCCLUSION_DEFAULTS.crossing_rate}).",
+        rich_help_panel=_OCCLUSION_PANEL,
+    ),
+    exit_probability: float | None = typer.Option(
+        None,
+        "--exit-probability",
+        help="Chance that an identical object leaves the view and comes back "
+        f"(default {_OCCLUSION_DEFAULTS.exit_probability}).",
+        rich_help_panel=_OCCLUSION_PANEL,
+    ),
+    former_categories: int | None = typer.Option(None, "--categories", hidden=True),
 ) -> None:
     """Generate a synthetic YouTube-VIS/OVIS-format dataset of moving, occluding shapes with ground truth."""
+    categories = renamed_option(num_categories, former_categories, "--num-categories", "--categories")
     height, width = parse_frame_size(size)
+    occlusion = occlusion_knobs_from_options(
+        scenario,
+        identical_objects=identical_objects,
+        full_occlusion_probability=full_occlusion_probability,
+        full_occlusion_frames=full_occlusion_frames,
+        crossing_rate=crossing_rate,
+        exit_probability=exit_probability,
+    )
     spec = SynthSpec(
         train_videos=videos,
         valid_videos=valid_videos,
         num_frames=frames,
         height=height,
         width=width,
-        num_categories=categories,
+        num_categories=_SYNTH_DEFAULTS.num_categories if categories is None else categories,
         seed=seed,
+        scenario=scenario,
+        occlusion=occlusion,
     )
     console = Console()
     with _progress_bar(console) as bar:
@@ -78,7 +138,7 @@ def synth(
         def advance(split: str, done: int, total: int) -> None:
             bar.update(task, completed=done, total=total, description=f"{split} videos")
 
-        summary = generate_synthetic_dataset(out, spec, progress=advance, workers=workers)
+        summary = generate_synthetic_dataset(out, spec, progress=advance, workers=workers, force=force)
     console.print(synth_summary_table(summary))
 
 
@@ -126,9 +186,13 @@ def check(
         None, "--split", help="Split name for the manifest (default: from the name)."
     ),
     sample: int = typer.Option(
-        1000, "--sample", help="Check the first and last frame of every video plus this many random frames."
+        1000,
+        "--sample",
+        help="Check the headers of the first and last frame of every video plus this many random frames.",
     ),
-    full: bool = typer.Option(False, "--full", help="Check every frame."),
+    full: bool = typer.Option(
+        False, "--full", help="Decode every frame in full (finds truncated and corrupt files)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the frame sample."),
 ) -> None:
     """Validate an annotation file and its frames; write manifest.json beside the file."""
@@ -139,8 +203,16 @@ def check(
         raise UserError(f"--kind: expected one of {', '.join(DATASET_KINDS)}, got {kind!r}")
     if sample < 0:
         raise UserError(f"--sample: expected a non-negative number of frames, got {sample}")
+    if not annotations.exists():
+        raise UserError(
+            f"{annotations}: no such annotation file; expected the dataset's annotation file here "
+            f"({_DATA_LAYOUT_HINT})"
+        )
     if not frames.is_dir():
-        raise UserError(f"{frames}: --frames: expected a folder of frames")
+        raise UserError(
+            f"{frames}: --frames: no such folder; expected the folder that holds the file's frames "
+            f"(<video>/<frame>.jpg) here ({_DATA_LAYOUT_HINT})"
+        )
     console = Console()
     with _progress_bar(console) as bar:
         task = bar.add_task("frames", total=None)
@@ -215,6 +287,11 @@ def import_video_command(
     categories: str | None = typer.Option(
         None, "--categories", help="Category table to record: ytvis19|ytvis21|ytvis22|ovis."
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace a video of the same name, or import into a folder that holds other files (kept).",
+    ),
 ) -> None:
     """Turn a video or a folder of frames into an unannotated YouTube-VIS dataset."""
     from instanceformer.dataprep import reports
@@ -231,6 +308,7 @@ def import_video_command(
             name=name,
             categories=categories,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            force=force,
         )
     console.print(reports.import_table(summary))
 
@@ -238,22 +316,24 @@ def import_video_command(
 @app.command("stats")
 def stats(
     annotations: Path = typer.Argument(..., help="Annotation file with ground truth."),
-    out: Path = typer.Option(..., "--out", help="Folder for stats.json and the PNG plots."),
+    out: Path = typer.Option(..., "--out", help="Folder for stats.json and the PNG plots (new or empty)."),
+    force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
     """Describe a dataset: categories, video lengths, object sizes, occlusion; tables and PNG plots."""
     from instanceformer.dataprep import reports
     from instanceformer.dataprep.stats import compute_stats
-    from instanceformer.dataprep.stats_plots import write_stats_plots  # loads matplotlib: only here
+    from instanceformer.dataprep.stats_plots import PLOT_FILES, write_stats_plots  # loads matplotlib
 
     console = Console()
     with console.status(f"reading {annotations}"):
         dataset = load_annotations(annotations)
         result = compute_stats(dataset, str(annotations))
-    write_json_atomic(out / "stats.json", result.to_json(), indent=2)
-    plots = write_stats_plots(result, out)
+    with staged_output_folder(out, own_names=(_STATS_FILE, *PLOT_FILES), force=force) as staging:
+        write_json_atomic(staging / _STATS_FILE, result.to_json(), indent=2)
+        plots = write_stats_plots(result, staging)
     for table in reports.stats_tables(result):
         console.print(table)
-    console.print(f"wrote {out / 'stats.json'} and {', '.join(path.name for path in plots)}")
+    console.print(f"wrote {out / _STATS_FILE} and {', '.join(path.name for path in plots)}")
 
 
 def main() -> None:

@@ -1,13 +1,14 @@
-"""Checking frame files against the sizes an annotation file declares, reading image headers only."""
+"""Checking frame files against the sizes an annotation file declares: headers only, or full decodes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from instanceformer.core.errors import FormatError
+from instanceformer.core.runtime.frame_size import format_frame_size
 
 
 @dataclass(frozen=True)
@@ -43,22 +44,30 @@ class FrameProblem:
         }
 
 
-def check_frame(frame: FrameRef) -> FrameProblem | None:
+def check_frame(frame: FrameRef, decode: bool = False) -> FrameProblem | None:
     """Check that ``frame.path`` is an image of the declared size; None when it is.
 
-    Only the header is read (PIL opens lazily), so a check costs a file open, not a decode.
+    Without ``decode`` only the header is read (PIL opens lazily), so a check costs a file open; with
+    ``decode`` every pixel is decoded, which finds truncated and corrupt files (truncated images are
+    never accepted, whatever ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` says elsewhere).
     """
     if not frame.path.is_file():
         return FrameProblem(frame, "expected this frame file, it does not exist")
+    load_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with Image.open(frame.path) as image:
             width, height = image.size
-    except (UnidentifiedImageError, OSError) as problem:
+            if decode:
+                image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError) as problem:
         return FrameProblem(frame, f"expected a readable image ({' '.join(str(problem).split())})")
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = load_truncated
     if (height, width) != (frame.height, frame.width):
         return FrameProblem(
             frame,
-            f"expected a frame of {frame.height}x{frame.width} pixels (height x width, as declared), "
-            f"got {height}x{width}",
+            f"expected a frame of {format_frame_size(frame.height, frame.width)} pixels (width x height, "
+            f"as declared), got {format_frame_size(height, width)}",
         )
     return None

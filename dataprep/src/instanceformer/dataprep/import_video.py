@@ -5,9 +5,10 @@ Layout written under the output folder::
     JPEGImages/<name>/<frame:05d>.jpg      (the frame's index in the source, as YouTube-VIS names frames)
     annotations/instances.json             {"videos": [...], "annotations": [], "categories": [...]}
 
-Importing into a folder that already holds ``annotations/instances.json`` adds the video (or replaces
-the one of the same name). Frames are written atomically and the annotation file last, so an interrupted
-import leaves the previous annotation file valid.
+Importing into a folder that already holds such a dataset adds the video; replacing a video of the same
+name takes ``force``, and so does a folder that holds anything else. The frames and the new annotation
+file are written in a staging folder and moved in at the end, so a failed or interrupted import leaves
+the folder as it was.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from instanceformer.core.formats import (
     validate_dataset,
     write_annotations,
 )
-from instanceformer.core.io import write_bytes_atomic
+from instanceformer.core.io import check_output_folder, staged_output_folder, write_bytes_atomic
+from instanceformer.core.runtime.frame_size import format_frame_size
 from instanceformer.core.runtime.image_folder import image_files, read_rgb_image
 from instanceformer.core.runtime.video import VideoReader
 
@@ -106,6 +108,7 @@ def import_video(
     name: str | None = None,
     categories: str | None = None,
     progress: ProgressCallback | None = None,
+    force: bool = False,
 ) -> ImportSummary:
     """Import a video file (mp4, avi, ... via ffmpeg) or a folder of frames as one unannotated video.
 
@@ -118,6 +121,7 @@ def import_video(
         categories: ``ytvis19``, ``ytvis21``, ``ytvis22`` or ``ovis`` to give the file that category
             table; None keeps the existing file's categories (none for a new file).
         progress: optional callback, see :data:`ProgressCallback`.
+        force: replace a video of the same name, and import into a folder that holds other files.
 
     Returns:
         An :class:`ImportSummary`.
@@ -134,28 +138,73 @@ def import_video(
         raise UserError(f"--name: expected letters, digits, '_', '-' or '.', got {name!r}")
     if not source.exists():
         raise FileNotFoundError(2, "no such video file or frame folder", str(source))
-    frames, source_frames = _folder_frames(source, every) if source.is_dir() else _video_frames(source, every)
+    accepted = (FRAME_FOLDER, ANNOTATION_FILE.parts[0])
+    check_output_folder(out_dir, force=force, accepted=accepted)
     annotation_file = out_dir / ANNOTATION_FILE
     existing = _existing_dataset(annotation_file)
+    if not force:
+        _refuse_replacing(existing, annotation_file, out_dir / FRAME_FOLDER / name, name)
+    frames, source_frames = _folder_frames(source, every) if source.is_dir() else _video_frames(source, every)
     total = None if source_frames is None else -(-source_frames // every)
     if total is not None and max_frames is not None:
         total = min(total, max_frames)
+    own_names = (f"{FRAME_FOLDER}/{name}", ANNOTATION_FILE.as_posix())
+    with staged_output_folder(out_dir, own_names=own_names, force=force, accepted=accepted) as staging:
+        file_names, size = _write_frames(
+            frames, source, name, staging / FRAME_FOLDER, max_frames, total, progress
+        )
+        dataset, video_id = _with_video(existing, name, file_names, size, categories)
+        validate_dataset(dataset, str(annotation_file))
+        write_annotations(dataset, staging / ANNOTATION_FILE)
+    return ImportSummary(annotation_file, video_id, name, len(file_names), size[0], size[1], source_frames)
+
+
+def _refuse_replacing(
+    existing: VideoDataset | None, annotation_file: Path, frame_folder: Path, name: str
+) -> None:
+    """Raise :class:`UserError` when the dataset already has a video ``name`` (or its frame folder)."""
+    if existing is not None and any(_video_name(video) == name for video in existing.videos):
+        raise UserError(
+            f"{annotation_file}: already holds a video named {name!r}; add --force to replace it, or choose "
+            f"another --name"
+        )
+    if frame_folder.exists():
+        raise UserError(
+            f"{frame_folder}: already exists; add --force to replace it, or choose another --name"
+        )
+
+
+def _video_name(video: Video) -> str:
+    """The folder name of a video: the first part of its frame names."""
+    return video.file_names[0].split("/")[0]
+
+
+def _write_frames(
+    frames: FrameStream,
+    source: Path,
+    name: str,
+    frame_folder: Path,
+    max_frames: int | None,
+    total: int | None,
+    progress: ProgressCallback | None,
+) -> tuple[list[str], tuple[int, int]]:
+    """Write the frames as JPEG files under ``frame_folder/name``; their names and ``(height, width)``."""
     file_names: list[str] = []
     size: tuple[int, int] | None = None
     for index, frame in frames:
         if size is None:
-            size = frame.shape[:2]
+            size = (frame.shape[0], frame.shape[1])
         elif frame.shape[:2] != size:
             raise UserError(
-                f"{source}: frame {index}: expected {size[0]}x{size[1]} pixels like the first frame, "
-                f"got {frame.shape[0]}x{frame.shape[1]}"
+                f"{source}: frame {index}: expected {format_frame_size(*size)} pixels like the first frame, "
+                f"got {format_frame_size(frame.shape[0], frame.shape[1])}"
             )
         file_name = f"{name}/{index:05d}.jpg"
         buffer = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8)).save(
             buffer, "JPEG", quality=JPEG_QUALITY
         )
-        write_bytes_atomic(out_dir / FRAME_FOLDER / file_name, buffer.getvalue())
+        write_bytes_atomic(frame_folder / file_name, buffer.getvalue())
         file_names.append(file_name)
         if progress is not None:
             progress(len(file_names), total)
@@ -164,10 +213,7 @@ def import_video(
             break
     if size is None:
         raise UserError(f"{source}: expected at least one frame, found none")
-    dataset, video_id = _with_video(existing, name, file_names, size, categories)
-    validate_dataset(dataset, str(annotation_file))
-    write_annotations(dataset, annotation_file)
-    return ImportSummary(annotation_file, video_id, name, len(file_names), size[0], size[1], source_frames)
+    return file_names, size
 
 
 def _with_video(
@@ -178,10 +224,8 @@ def _with_video(
     categories: str | None,
 ) -> tuple[VideoDataset, int]:
     """The dataset with the video ``name`` added or replaced (same id; the other videos' tracks kept)."""
-    others = [] if existing is None else [v for v in existing.videos if v.file_names[0].split("/")[0] != name]
-    replaced = (
-        [] if existing is None else [v for v in existing.videos if v.file_names[0].split("/")[0] == name]
-    )
+    others = [] if existing is None else [v for v in existing.videos if _video_name(v) != name]
+    replaced = [] if existing is None else [v for v in existing.videos if _video_name(v) == name]
     video_id = replaced[0].id if replaced else max((video.id for video in others), default=0) + 1
     video = Video(
         id=video_id, width=size[1], height=size[0], length=len(file_names), file_names=tuple(file_names)

@@ -14,6 +14,8 @@ from instanceformer.core.io import atomic_path
 from instanceformer.dataprep.stats import LARGE_AREA, SMALL_AREA, DatasetStats
 
 _DPI = 100
+PLOT_FILES = ("categories.png", "video_lengths.png", "object_sizes.png", "occlusion.png")
+"""Every file :func:`write_stats_plots` may write."""
 
 
 def _figure(width: float, height: float) -> Figure:

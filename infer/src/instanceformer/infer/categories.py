@@ -12,12 +12,18 @@ from instanceformer.core.formats import CATEGORY_TABLES, Category, load_annotati
 def run_categories(config: Config, categories_file: str | Path | None = None) -> tuple[Category, ...]:
     """The categories of the run's classes, sorted by id (contiguous index ``k`` is the ``k``-th).
 
-    From ``categories_file`` (any YouTube-VIS / OVIS annotation file) when given, else the dataset table
-    of ``data.dataset`` when its size matches ``model.num_classes``, else ``class_1 ... class_N``.
+    From ``categories_file`` when given (a table key such as ``ytvis21``, or any YouTube-VIS / OVIS
+    annotation file), else the dataset table of ``data.dataset`` when its size matches
+    ``model.num_classes``, else ``class_1 ... class_N``.
     """
     num_classes = config.model.num_classes
     if categories_file is not None:
-        categories = tuple(sorted(load_annotations(categories_file).categories, key=lambda item: item.id))
+        listed = (
+            CATEGORY_TABLES[str(categories_file)]
+            if str(categories_file) in CATEGORY_TABLES
+            else load_annotations(categories_file).categories
+        )
+        categories = tuple(sorted(listed, key=lambda item: item.id))
         if len(categories) != num_classes:
             raise UserError(
                 f"{categories_file}: field 'categories': expected {num_classes} categories "

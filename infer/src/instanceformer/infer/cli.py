@@ -23,9 +23,12 @@ def evaluate(
     json_path: Path | None = typer.Option(None, "--json", help="Also write the metrics to this JSON file."),
 ) -> None:
     """Evaluate results with the YouTube-VIS / OVIS metric (AP, AR; occlusion AP for OVIS)."""
-    from instanceformer.core.io import write_json_atomic
+    from instanceformer.core.io import refuse_special_destination, write_json_atomic
     from instanceformer.core.metrics import evaluate_files, metrics_table
     from instanceformer.core.runtime.progress import timed_progress_bar
+
+    if json_path is not None:
+        refuse_special_destination(json_path)
 
     progress_bar = timed_progress_bar("evaluating videos")
     with progress_bar:

@@ -65,6 +65,7 @@ def infer_videos(
             video = videos[position]
             if frame_index == 0:
                 stream = engine.start(video.id)
+            assert stream is not None  # the frames of each video come in order from frame 0
             stream.push(prepared)
             if on_frame is not None:
                 on_frame()

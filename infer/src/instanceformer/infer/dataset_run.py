@@ -12,10 +12,11 @@ from instanceformer.core.engine.distributed import destroy_process_group, init_p
 from instanceformer.core.errors import UserError
 from instanceformer.core.formats import TrackResult, load_annotations
 from instanceformer.core.formats.class_index import ClassIndex
+from instanceformer.core.io import check_output_folder
 from instanceformer.core.runtime.process import process_info
 from instanceformer.infer.dataset_inference import infer_videos
 from instanceformer.infer.distributed import gather_to_main, rank_device
-from instanceformer.infer.outputs import order_by_dataset, write_outputs
+from instanceformer.infer.outputs import inference_output_folder, order_by_dataset, write_outputs
 from instanceformer.infer.progress import RateMeter, inference_progress
 from instanceformer.infer.sharding import ShardSpec, write_shard_file
 
@@ -56,13 +57,17 @@ def run_dataset(
     analysis: bool = False,
     device: str | None = None,
     show_progress: bool = True,
+    force: bool = False,
 ) -> DatasetRunSummary:
     """Infer every video of ``annotations`` (or one shard of them) and write the output folder.
 
     Under torchrun each rank takes the shard ``rank/world_size`` and rank 0 gathers and writes the
     whole folder; with ``shard`` the folder holds that shard and ``shard.json`` for ``ifm-infer merge``.
-    Metrics are computed when the file has ground truth and the folder covers every video.
+    Metrics are computed when the file has ground truth and the folder covers every video. ``out_dir``
+    must be new or empty unless ``force``; it is checked before the model is loaded and filled only when
+    everything is written (see :func:`~instanceformer.infer.outputs.inference_output_folder`).
     """
+    check_output_folder(out_dir, force=force)
     info = process_info()
     if info.is_distributed and shard is not None:
         raise UserError("--shard: not allowed under torchrun (each rank already takes its own shard)")
@@ -82,11 +87,12 @@ def run_dataset(
     if gathered is None:
         return DatasetRunSummary(False, out_dir, (), None, len(videos), meter.frames, meter.elapsed(), chosen)
     ordered = order_by_dataset([result for part in gathered for result in part], dataset)
-    written = write_outputs(
-        out_dir, ordered, dataset, evaluate=shard is None, source=str(out_dir / "results.json")
-    )
-    if shard is not None:
-        write_shard_file(out_dir, shard, annotations, dataset, analysis)
+    with inference_output_folder(out_dir, force) as staging:
+        written = write_outputs(
+            staging, ordered, dataset, evaluate=shard is None, source=str(out_dir / "results.json")
+        )
+        if shard is not None:
+            write_shard_file(staging, shard, annotations, dataset, analysis)
     num_frames = sum(result.num_frames for result in ordered)
     return DatasetRunSummary(
         True, out_dir, written.tracks, written.metrics, len(ordered), num_frames, meter.elapsed(), shard
@@ -104,7 +110,7 @@ def _infer_with_progress(
 
         def on_frame() -> None:
             meter.frames += 1
-            if progress is not None:
+            if progress is not None and task is not None:
                 progress.update(task, advance=1, rates=meter.text())
 
         def on_video(_: VideoResult) -> None:

@@ -8,7 +8,6 @@ pixels left to right, channels R, G, B) whose size is given with ``--size WxH``,
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,12 +17,12 @@ from typing import BinaryIO
 import numpy as np
 
 from instanceformer.core.errors import UserError
+from instanceformer.core.runtime.frame_size import parse_frame_size
 from instanceformer.core.runtime.image_folder import image_files, read_rgb_image
 from instanceformer.core.runtime.video import VideoReader
 
 STDIN_NAME = "-"
 DEFAULT_FPS = 10.0
-_SIZE_PATTERN = re.compile(r"^(\d+)x(\d+)$")
 
 
 @dataclass
@@ -33,14 +32,6 @@ class FrameSource:
     frames: Iterator[np.ndarray]
     name: str
     fps: float
-
-
-def parse_frame_size(text: str) -> tuple[int, int]:
-    """``WxH`` -> ``(height, width)`` in pixels (UserError naming ``--size`` otherwise)."""
-    match = _SIZE_PATTERN.match(text.strip())
-    if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
-        raise UserError(f"--size: expected WIDTHxHEIGHT in pixels such as 640x360, got {text!r}")
-    return int(match.group(2)), int(match.group(1))
 
 
 def _folder_frames(folder: Path) -> Iterator[np.ndarray]:

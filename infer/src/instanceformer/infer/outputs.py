@@ -1,20 +1,39 @@
-"""Writing an inference output folder: results.json, results.zip, metrics.json, analysis dumps."""
+"""Writing an inference output folder: results.json, results.zip, metrics.json, analysis dumps.
+
+Every command of ``ifm-infer`` that writes a folder writes it through :func:`inference_output_folder`:
+a new or empty folder (or any folder with ``--force``, where only the names of :data:`OUTPUT_NAMES` are
+replaced), filled in a staging folder and moved in when complete.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from instanceformer.core.engine import VideoResult, write_analysis
 from instanceformer.core.formats import TrackResult, VideoDataset, write_results_json, write_results_zip
-from instanceformer.core.io import write_json_atomic
+from instanceformer.core.formats.analysis_dumps import ANALYSIS_FILES
+from instanceformer.core.io import staged_output_folder, write_json_atomic
 from instanceformer.core.metrics import evaluate_results
 
 RESULTS_JSON = "results.json"
 RESULTS_ZIP = "results.zip"
 METRICS_JSON = "metrics.json"
+SHARD_FILE = "shard.json"
+OVERLAY_FILE = "overlay.mp4"
+OUTPUT_NAMES = (RESULTS_JSON, RESULTS_ZIP, METRICS_JSON, SHARD_FILE, OVERLAY_FILE, *ANALYSIS_FILES.values())
+"""Every name an ``ifm-infer`` command writes into its output folder."""
+
+
+@contextlib.contextmanager
+def inference_output_folder(out_dir: str | Path, force: bool) -> Iterator[Path]:
+    """A staging folder for ``out_dir``, moved in when the block ends normally (see
+    :func:`~instanceformer.core.io.staged_output_folder`); ``force`` takes a folder that holds files."""
+    with staged_output_folder(out_dir, own_names=OUTPUT_NAMES, force=force) as staging:
+        yield staging
 
 
 @dataclass(frozen=True)
@@ -50,12 +69,13 @@ def write_outputs(
     tracks = tuple(track for result in results for track in result.tracks)
     write_results_json(tracks, out_dir / RESULTS_JSON)
     write_results_zip(tracks, out_dir / RESULTS_ZIP)
-    if results and all(result.analysis is not None for result in results):
+    analyses = [result.analysis for result in results if result.analysis is not None]
+    if results and len(analyses) == len(results):
         offsets, total = [], 0
         for result in results:
             offsets.append(total)
             total += len(result.tracks)
-        write_analysis(out_dir, [result.analysis for result in results], offsets)
+        write_analysis(out_dir, analyses, offsets)
     metrics = None
     if evaluate and has_ground_truth(dataset):
         metrics = evaluate_results(list(tracks), dataset, source=source)
@@ -63,6 +83,6 @@ def write_outputs(
     return WrittenOutputs(out_dir, tracks, metrics)
 
 
-def has_ground_truth(dataset: VideoDataset | None) -> bool:
+def has_ground_truth(dataset: VideoDataset | None) -> TypeGuard[VideoDataset]:
     """True when ``dataset`` carries at least one ground-truth track (an empty list is no ground truth)."""
     return dataset is not None and bool(dataset.annotations)

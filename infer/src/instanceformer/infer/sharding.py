@@ -30,11 +30,17 @@ from instanceformer.core.formats import (
 )
 from instanceformer.core.formats.analysis_dumps import ANALYSIS_FILES
 from instanceformer.core.formats.jsonfile import parse_json_bytes
-from instanceformer.core.io import write_json_atomic
+from instanceformer.core.io import check_output_folder, write_json_atomic
 from instanceformer.core.metrics import evaluate_results
-from instanceformer.infer.outputs import METRICS_JSON, RESULTS_JSON, RESULTS_ZIP, has_ground_truth
+from instanceformer.infer.outputs import (
+    METRICS_JSON,
+    RESULTS_JSON,
+    RESULTS_ZIP,
+    SHARD_FILE,
+    has_ground_truth,
+    inference_output_folder,
+)
 
-SHARD_FILE = "shard.json"
 SHARD_FORMAT_VERSION = 1
 _SHARD_PATTERN = re.compile(r"^(\d+)/(\d+)$")
 
@@ -99,34 +105,38 @@ class MergedOutputs:
 
 
 def merge_shards(
-    folders: Sequence[str | Path], out_dir: str | Path, *, evaluate: bool = True
+    folders: Sequence[str | Path], out_dir: str | Path, *, evaluate: bool = True, force: bool = False
 ) -> MergedOutputs:
     """Merge the output folders of shards ``0..n-1`` of one dataset into ``out_dir``.
+
+    ``out_dir`` must be new or empty unless ``force`` (see
+    :func:`~instanceformer.infer.outputs.inference_output_folder`).
 
     Raises:
         UserError: a missing or repeated shard, shards of different runs, or unreadable files.
     """
-    folders = [Path(folder) for folder in folders]
-    records = [_read_shard_file(folder) for folder in folders]
+    check_output_folder(out_dir, force=force)
+    shard_dirs = [Path(folder) for folder in folders]
+    records = [_read_shard_file(folder) for folder in shard_dirs]
     first = records[0]
-    for folder, record in zip(folders, records, strict=True):
+    for folder, record in zip(shard_dirs, records, strict=True):
         for key in ("num_shards", "video_ids", "annotations"):
             if record[key] != first[key]:
                 raise UserError(
-                    f"{folder / SHARD_FILE}: field '{key}' differs from {folders[0] / SHARD_FILE}"
+                    f"{folder / SHARD_FILE}: field '{key}' differs from {shard_dirs[0] / SHARD_FILE}"
                 )
     count = first["num_shards"]
     found = sorted(record["shard"] for record in records)
     if found != list(range(count)):
         raise UserError(f"merge: expected shards 0..{count - 1} once each, got {found}")
     position = {video_id: index for index, video_id in enumerate(first["video_ids"])}
-    shard_tracks = [load_results(folder / RESULTS_JSON) for folder in folders]
+    shard_tracks = [load_results(folder / RESULTS_JSON) for folder in shard_dirs]
     entries = []
     for shard_number, tracks in enumerate(shard_tracks):
         for track_number, track in enumerate(tracks):
             if track.video_id not in position:
                 raise FormatError(
-                    folders[shard_number] / RESULTS_JSON,
+                    shard_dirs[shard_number] / RESULTS_JSON,
                     f"[{track_number}]",
                     "video_id",
                     "a video of the file",
@@ -135,18 +145,18 @@ def merge_shards(
     entries.sort()
     merged = tuple(shard_tracks[shard][number] for _, shard, number in entries)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_results_json(merged, out_dir / RESULTS_JSON)
-    write_results_zip(merged, out_dir / RESULTS_ZIP)
-    if all(record.get("analysis") for record in records):
-        _merge_analysis(folders, shard_tracks, entries, out_dir)
     annotations = Path(first["annotations"])
     metrics = None
-    if evaluate and annotations.is_file():
-        dataset = load_annotations(annotations)
-        if has_ground_truth(dataset):
-            metrics = evaluate_results(list(merged), dataset, source=str(out_dir / RESULTS_JSON))
-            write_json_atomic(out_dir / METRICS_JSON, metrics, indent=2)
+    with inference_output_folder(out_dir, force) as staging:
+        write_results_json(merged, staging / RESULTS_JSON)
+        write_results_zip(merged, staging / RESULTS_ZIP)
+        if all(record.get("analysis") for record in records):
+            _merge_analysis(shard_dirs, shard_tracks, entries, staging)
+        if evaluate and annotations.is_file():
+            dataset = load_annotations(annotations)
+            if has_ground_truth(dataset):
+                metrics = evaluate_results(list(merged), dataset, source=str(out_dir / RESULTS_JSON))
+                write_json_atomic(staging / METRICS_JSON, metrics, indent=2)
     return MergedOutputs(merged, metrics, annotations)
 
 

@@ -16,11 +16,10 @@ from instanceformer.core.errors import UserError
 from instanceformer.core.formats import write_results_json
 from instanceformer.core.runtime.video import mp4_writer
 from instanceformer.infer.frame_sources import FrameSource
-from instanceformer.infer.outputs import RESULTS_JSON
+from instanceformer.infer.outputs import OVERLAY_FILE, RESULTS_JSON, inference_output_folder
 from instanceformer.infer.overlay import draw_overlay
 from instanceformer.infer.prefetch import Prefetcher
 
-OVERLAY_FILE = "overlay.mp4"
 VIDEO_ID = 1
 PREFETCH_FRAMES = 4
 
@@ -57,6 +56,7 @@ def infer_video(
     class_names: Sequence[str],
     overlay: bool = True,
     on_frame: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> VideoInferenceSummary:
     """Stream a video through ``engine``; write ``results.json`` (video id 1), ``overlay.mp4`` and, when
     the engine collects analysis, the analysis dumps, all into ``out_dir``.
@@ -67,13 +67,29 @@ def infer_video(
     Args:
         engine: the online engine.
         source: the frames (:func:`~instanceformer.infer.frame_sources.open_frame_source`).
-        out_dir: the output folder (created if missing).
+        out_dir: the output folder: new or empty unless ``force``; its files appear only when the whole
+            video is done (see :func:`~instanceformer.infer.outputs.inference_output_folder`).
         class_names: the name of each contiguous class index, for the overlay labels.
         overlay: write ``overlay.mp4``.
         on_frame: called with the number of frames done after each frame.
+        force: write into a folder that already holds files.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with inference_output_folder(out_dir, force) as staging:
+        result, seconds = _stream_video(engine, source, staging, class_names, overlay, on_frame)
+    overlay_path = out_dir / OVERLAY_FILE if overlay else None
+    return VideoInferenceSummary(result, result.num_frames, seconds, out_dir / RESULTS_JSON, overlay_path)
+
+
+def _stream_video(
+    engine: OnlineEngine,
+    source: FrameSource,
+    out_dir: Path,
+    class_names: Sequence[str],
+    overlay: bool,
+    on_frame: Callable[[int], None] | None,
+) -> tuple[VideoResult, float]:
+    """Run the video through the engine and write its files into ``out_dir``; the result and seconds."""
     overlay_path = out_dir / OVERLAY_FILE if overlay else None
     stream = engine.start(VIDEO_ID)
     started = time.perf_counter()
@@ -90,7 +106,7 @@ def infer_video(
             raise UserError(f"{source.name}: expected at least one frame, found none")
     result = stream.finish()
     seconds = time.perf_counter() - started
-    results_path = write_results_json(result.tracks, out_dir / RESULTS_JSON)
+    write_results_json(result.tracks, out_dir / RESULTS_JSON)
     if result.analysis is not None:
         write_analysis(out_dir, [result.analysis], [0])
-    return VideoInferenceSummary(result, result.num_frames, seconds, results_path, overlay_path)
+    return result, seconds

@@ -111,15 +111,16 @@ def competitions(
 
 
 def _upload_progress(console: Console) -> Progress:
-    """A progress bar in bytes for the upload."""
-    return Progress(
+    """A progress bar in bytes for the upload (plain lines when the console is not a terminal)."""
+    from instanceformer.core.runtime.progress import progress_display
+
+    return progress_display(
         TextColumn("uploading"),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
         console=console,
-        transient=True,
     )
 
 
@@ -139,7 +140,11 @@ def upload(
     base_url: str | None = typer.Option(None, "--base-url", help="Override the server, e.g. https://host."),
     description: str = typer.Option("", "--description", help="Shown with the submission on the site."),
     wait: bool = typer.Option(False, "--wait", help="Wait until the server has scored the submission."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and show the requests; send nothing."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Validate and show the requests; send nothing (exit 2 when no credentials are found).",
+    ),
     gt: Path | None = typer.Option(None, "--gt", help=f"Validate first. {GT_HELP}"),
     poll_interval: float = typer.Option(15.0, "--poll-interval", min=0.01, help="Seconds between polls."),
     wait_timeout: float = typer.Option(7200.0, "--wait-timeout", min=0.0, help="Give up waiting after this."),
@@ -202,6 +207,11 @@ def upload(
             plan_table(target, plan_submission(target, summary, source, names, wait, poll_interval))
         )
         console.print("dry run: nothing was sent")
+        if source is None:
+            try:
+                find_credentials(host, names=names)
+            except UserError as missing:
+                raise UserError(f"dry run: the upload could not sign in to {host}: {missing}") from None
         return
     credentials = find_credentials(host, names=names)
     client = open_client(target.server, target.base_url, retry=RetryPolicy(attempts=attempts))

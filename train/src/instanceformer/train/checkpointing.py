@@ -8,7 +8,6 @@ Only rank 0 writes; every write is atomic, so a kill at any moment leaves a load
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,38 +15,88 @@ from typing import Any
 
 from instanceformer.core.engine.checkpoints import load_checkpoint
 from instanceformer.core.errors import FormatError, UserError
-from instanceformer.core.io import write_text_atomic
 from instanceformer.core.runs import RunFolder
 
 TEMPORARY_SUFFIX = ".tmp"
 
 
 @dataclass(frozen=True)
+class SkippedCheckpoint:
+    """A checkpoint file that a resume could not use, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
 class ResumePoint:
-    """Where a resumed run continues: the checkpoint file and its payload."""
+    """Where a resumed run continues: the checkpoint file, its payload and the newer files skipped."""
 
     path: Path
     payload: dict[str, Any]
+    skipped: tuple[SkippedCheckpoint, ...] = ()
 
     @property
     def step(self) -> int:
         return int(self.payload["step"])
 
 
-def find_resume_point(run: RunFolder) -> ResumePoint | None:
-    """The newest loadable checkpoint of ``run``: ``last.pt``, else the newest numbered one.
+def find_resume_point(run: RunFolder) -> ResumePoint:
+    """The newest loadable checkpoint of ``run``, with the unloadable files tried before it.
 
-    Returns None when the run has no checkpoint yet (it stopped before its first one).
+    ``last.pt`` is tried first, then the numbered checkpoints from the newest; a numbered checkpoint newer
+    than a loadable ``last.pt`` (a stop between writing it and updating ``last.pt``) wins.
+
+    Raises:
+        UserError: no checkpoint is loadable; the message names every file and why it failed.
     """
-    candidates = [run.last_checkpoint_path] + [info.path for info in reversed(run.checkpoints())]
-    for path in candidates:
-        if not path.is_file():
-            continue
-        try:
-            return ResumePoint(path, load_checkpoint(path))
-        except (FormatError, UserError):
-            continue
+    skipped: list[SkippedCheckpoint] = []
+    last = _try_load(run.last_checkpoint_path, skipped) if run.last_checkpoint_path.is_file() else None
+    for info in reversed(run.checkpoints()):
+        if last is not None and info.step <= last.step:
+            break
+        point = _try_load(info.path, skipped)
+        if point is not None:
+            return ResumePoint(point.path, point.payload, tuple(skipped))
+    if last is not None:
+        return ResumePoint(last.path, last.payload, tuple(skipped))
+    if skipped:
+        files = "; ".join(f"{_relative(item.path, run)}: {item.reason}" for item in skipped)
+        raise UserError(
+            f"{run.root}: --resume: no readable checkpoint ({files}); start the run again with --force"
+        )
+    raise UserError(
+        f"{run.checkpoint_dir}: --resume: no checkpoint to resume from (the run stopped before its first "
+        "checkpoint); start the run again with --force"
+    )
+
+
+def describe_resume(run: RunFolder, point: ResumePoint, total_steps: int) -> str:
+    """One line: the checkpoint a run resumes from and the files it skipped, with the reasons."""
+    line = f"resuming {run.root} from {_relative(point.path, run)} (step {point.step} of {total_steps})"
+    if point.skipped:
+        files = "; ".join(f"{_relative(item.path, run)}: {item.reason}" for item in point.skipped)
+        line += f"; skipped {files}"
+    return line
+
+
+def _try_load(path: Path, skipped: list[SkippedCheckpoint]) -> ResumePoint | None:
+    """``path`` as a resume point, or None after adding it to ``skipped`` with the reason."""
+    try:
+        return ResumePoint(path, load_checkpoint(path))
+    except FormatError as problem:
+        reason = problem.expected if problem.field is None else f"field '{problem.field}': {problem.expected}"
+    except UserError as problem:
+        reason = str(problem)
+    skipped.append(SkippedCheckpoint(path, reason))
     return None
+
+
+def _relative(path: Path, run: RunFolder) -> str:
+    try:
+        return str(path.relative_to(run.root))
+    except ValueError:
+        return str(path)
 
 
 def remove_partial_writes(run: RunFolder) -> list[Path]:
@@ -59,25 +108,6 @@ def remove_partial_writes(run: RunFolder) -> list[Path]:
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
-
-
-def truncate_metrics(run: RunFolder, step: int) -> None:
-    """Keep only the ``metrics.jsonl`` records of steps up to ``step`` (rewritten atomically).
-
-    A run killed after its last checkpoint logged steps that the resumed run logs again.
-    """
-    if not run.metrics_path.is_file():
-        return
-    records = run.read_metrics()
-    kept = [record for record in records if int(record.get("step", 0)) <= step]
-    if len(kept) == len(records) and run.metrics_path.read_bytes().endswith(b"\n"):
-        return
-    text = "".join(_json_line(record) for record in kept)
-    write_text_atomic(run.metrics_path, text)
-
-
-def _json_line(record: dict[str, Any]) -> str:
-    return json.dumps(record, separators=(",", ":"), allow_nan=True) + "\n"
 
 
 def rank_rng_state(payload: dict[str, Any], rank: int, world_size: int) -> dict[str, Any]:

@@ -3,12 +3,18 @@
 Both accept ``--nproc-per-node N`` to start N processes on this node through PyTorch's elastic launcher;
 under ``torchrun`` (multi-node, SLURM) the same command runs as one process of the group. PyTorch and the
 trainer are imported inside the commands, so ``--help`` starts fast.
+
+``--resume`` continues with the run's own ``config.yaml``: ``--set`` may change where it stops
+(``train.max_steps``, ``train.epochs``) and must repeat anything else. Ctrl-C stops at the next step
+boundary with a checkpoint, prints what was saved and the command that resumes, and exits with status 130.
 """
 
 from __future__ import annotations
 
+import shlex
 import sys
-from dataclasses import dataclass
+import traceback
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +24,7 @@ from rich.console import Console
 from instanceformer.core.cli import create_app, run_app
 from instanceformer.core.config import Config, load_config
 from instanceformer.core.errors import UserError
+from instanceformer.core.runs import RunFolder
 from instanceformer.core.runtime.process import launched_by_torchrun, process_info
 from instanceformer.core.runtime.progress import progress_bar
 
@@ -43,7 +50,12 @@ DATA_ROOT_OPTION = typer.Option(
 PRESET_OPTION = typer.Option(None, "--preset", help="Preset name or YAML file (default: the dataset's).")
 SET_OPTION = typer.Option([], "--set", help="Override a configuration key: section.key=value (repeatable).")
 OUT_OPTION = typer.Option(..., "--out", help="The run folder, e.g. runs/NAME.")
-RESUME_OPTION = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint.")
+RESUME_OPTION = typer.Option(
+    False,
+    "--resume",
+    help="Continue the run in --out from its newest readable checkpoint, with its own config.yaml "
+    "(--set may change train.max_steps / train.epochs); a folder without a run starts one.",
+)
 FORCE_OPTION = typer.Option(False, "--force", help="Delete an existing run in --out first.")
 NPROC_OPTION = typer.Option(1, "--nproc-per-node", min=1, help="Processes to start on this node.")
 INIT_OPTION = typer.Option(None, "--init-from", help="Start from the weights of a run folder or checkpoint.")
@@ -53,21 +65,45 @@ DROP_HEAD_OPTION = typer.Option(
 PROGRESS_OPTION = typer.Option(True, "--progress/--no-progress", help="Draw the progress bar.")
 
 
-def resolve_config(
-    dataset: str, preset: str | None, data_root: Path | None, overrides: list[str], *, pretrain: bool = False
-) -> Config:
-    """The configuration of a command: preset, then ``data.dataset`` / ``data.root``, then ``--set``."""
+def command_overrides(
+    dataset: str, data_root: Path | None, overrides: list[str], *, pretrain: bool = False
+) -> list[str]:
+    """The ``a.b=c`` overrides of a command: ``data.dataset`` / ``data.root`` (and ``data.num_frames=1`` for
+    pretraining), then ``--set``."""
     if dataset not in DATASETS:
         raise UserError(f"--dataset: expected one of {', '.join(DATASETS)}, got {dataset!r}")
     if pretrain and dataset != "coco":
         raise UserError(f"--dataset: pretrain uses COCO pseudo-videos; expected coco, got {dataset!r}")
-    chosen = preset or DEFAULT_PRESETS[dataset]
     base = [f"data.dataset={dataset}"]
     if data_root is not None:
         base.append(f"data.root={data_root}")
     if pretrain:
         base.append("data.num_frames=1")
-    return load_config(chosen, [*base, *overrides])
+    return [*base, *overrides]
+
+
+def resolve_config(
+    dataset: str, preset: str | None, data_root: Path | None, overrides: list[str], *, pretrain: bool = False
+) -> Config:
+    """The configuration of a command: preset, then ``data.dataset`` / ``data.root``, then ``--set``."""
+    settings = command_overrides(dataset, data_root, overrides, pretrain=pretrain)
+    return load_config(preset or DEFAULT_PRESETS[dataset], settings)
+
+
+def resumed_config(request: TrainCommand) -> Config:
+    """The configuration of ``request``: with ``--resume`` on an existing run, the run's ``config.yaml``
+    with the command's overrides on top (:meth:`RunFolder.resumed_config`); else :func:`resolve_config`."""
+    pretrain = request.command == "pretrain"
+    requested = resolve_config(
+        request.dataset, request.preset, request.data_root, list(request.overrides), pretrain=pretrain
+    )
+    run = RunFolder(request.out)
+    if not (request.resume and run.is_run):
+        return requested
+    settings = command_overrides(
+        request.dataset, request.data_root, list(request.overrides), pretrain=pretrain
+    )
+    return run.resumed_config(settings, requested if request.preset is not None else None)
 
 
 @dataclass(frozen=True)
@@ -108,6 +144,22 @@ class TrainCommand:
             arguments.append("--no-progress")
         return arguments
 
+    def shell_command(self) -> str:
+        """This command as one shell line, e.g. to print how to resume it."""
+        arguments = ["ifm-train", *self.worker_arguments()]
+        if self.nproc_per_node > 1:
+            arguments += ["--nproc-per-node", str(self.nproc_per_node)]
+        return shlex.join(arguments)
+
+    def resume_command(self) -> str:
+        """The shell line that continues this command's run (``--resume``, no ``--force`` nor
+        ``--init-from``)."""
+        return replace(self, resume=True, force=False, init_from=None, drop_class_head=False).shell_command()
+
+    def restart_command(self) -> str:
+        """The shell line that starts this command's run again from step 0 (``--force``)."""
+        return replace(self, resume=False, force=True).shell_command()
+
     def train_options(self) -> TrainOptions:
         """The trainer's options for this process."""
         from instanceformer.train.trainer import TrainOptions
@@ -136,16 +188,15 @@ def _report(summary: TrainSummary) -> None:
     )
 
 
-def _execute(request: TrainCommand) -> None:
-    config = resolve_config(
-        request.dataset,
-        request.preset,
-        request.data_root,
-        list(request.overrides),
-        pretrain=request.command == "pretrain",
-    )
+def _execute(request: TrainCommand, *, debug: bool = False) -> None:
+    if request.resume and request.force:
+        raise UserError(
+            "--resume and --force contradict each other: --resume continues the run in --out, --force "
+            "deletes it; pass one"
+        )
     if request.init_from is not None and request.resume:
         raise UserError("--init-from: only for a new run; a resumed run continues from its own checkpoint")
+    config = resumed_config(request)
     if request.nproc_per_node > 1:
         if launched_by_torchrun():
             raise UserError("--nproc-per-node: already running under torchrun; pass its options instead")
@@ -153,15 +204,44 @@ def _execute(request: TrainCommand) -> None:
 
         launch_local_workers(request.nproc_per_node, request.worker_arguments())
         return
+    from instanceformer.train.interruption import INTERRUPTED_EXIT_STATUS, TrainingInterruptedError
     from instanceformer.train.trainer import train
     from instanceformer.train.validation import HeldOutValidation
 
     validation = HeldOutValidation(config) if config.train.validate_every is not None else None
-    _report(train(config, request.train_options(), validation))
+    try:
+        _report(train(config, request.train_options(), validation))
+    except TrainingInterruptedError as stop:
+        if stop.resumable:
+            advice = f"resume with: {request.resume_command()}"
+        elif stop.folder_exists:
+            advice = f"start it again with: {request.restart_command()}"
+        else:
+            advice = f"run the command again: {request.shell_command()}"
+        _report_interruption(f"{stop.outcome}; {advice}", debug=debug)
+        raise typer.Exit(INTERRUPTED_EXIT_STATUS) from None
+    except KeyboardInterrupt:
+        _report_interruption("interrupted before training started: nothing was saved", debug=debug)
+        raise typer.Exit(INTERRUPTED_EXIT_STATUS) from None
+
+
+def _report_interruption(message: str, *, debug: bool) -> None:
+    """Print ``message`` on standard error (rank 0), after the traceback with ``--debug``."""
+    if not process_info().is_main:
+        return
+    if debug:
+        traceback.print_exc()
+    Console(stderr=True).print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+def _debug(context: typer.Context) -> bool:
+    """Whether the application's ``--debug`` option is on."""
+    return bool(context.find_root().params.get("debug"))
 
 
 @app.command("run")
 def run_command(
+    context: typer.Context,
     dataset: str = DATASET_OPTION,
     out: Path = OUT_OPTION,
     data_root: Path | None = DATA_ROOT_OPTION,
@@ -189,12 +269,14 @@ def run_command(
             init_from=init_from,
             drop_class_head=drop_class_head,
             progress=progress,
-        )
+        ),
+        debug=_debug(context),
     )
 
 
 @app.command("pretrain")
 def pretrain_command(
+    context: typer.Context,
     out: Path = OUT_OPTION,
     dataset: str = typer.Option("coco", "--dataset", help="coco (single-frame pseudo-video clips)."),
     data_root: Path | None = DATA_ROOT_OPTION,
@@ -218,7 +300,8 @@ def pretrain_command(
             force=force,
             nproc_per_node=nproc_per_node,
             progress=progress,
-        )
+        ),
+        debug=_debug(context),
     )
 
 
@@ -247,6 +330,47 @@ def loader_speed_command(
             progress=lambda done, total: bar.update(task, completed=done),
         )
     console.print(loader_speed_table(results))
+
+
+@app.command("convert")
+def convert_command(
+    checkpoint: Path = typer.Argument(
+        ..., help="A published InstanceFormer checkpoint (.pth).", dir_okay=False
+    ),
+    out: Path = OUT_OPTION,
+    variant: str = typer.Option(
+        "toolkit",
+        "--variant",
+        help="published: reproduce the published outputs; toolkit: this toolkit's model (fine-tune it).",
+    ),
+    dataset: str | None = typer.Option(
+        None, "--dataset", help="ovis, ytvis19 or ytvis21 (default: ovis for 27 class logits)."
+    ),
+    overrides: list[str] = SET_OPTION,
+    force: bool = FORCE_OPTION,
+) -> None:
+    """Convert a published checkpoint into a run folder (config.yaml, checkpoints/last.pt) for ifm-infer."""
+    from instanceformer.train.conversion import convert_published_run
+
+    converted = convert_published_run(
+        checkpoint, out, variant=variant, dataset=dataset, overrides=list(overrides), force=force
+    )
+    console = Console()
+    console.print(converted.report.summary(), markup=False, highlight=False)
+    model = converted.config.model
+    console.print(
+        f"{converted.run}: preset {converted.config.preset}, model.variant {model.variant}, "
+        f"{model.num_classes} classes",
+        markup=False,
+        highlight=False,
+    )
+    if model.variant == "toolkit":
+        console.print(
+            "The toolkit model differs from the published one (docs/deviations.md): fine-tune it, or "
+            "convert with --variant published to reproduce the published outputs.",
+            markup=False,
+            highlight=False,
+        )
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -30,7 +30,7 @@ class LoaderSpeed:
         return self.clips / self.seconds
 
 
-def _batches(loader: TrainLoader) -> Iterator[ClipBatch]:
+def _batches(loader: TrainLoader) -> Generator[ClipBatch, None, None]:
     """Batches over consecutive epochs, starting at epoch 0."""
     epoch = 0
     while True:

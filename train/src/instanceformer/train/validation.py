@@ -15,10 +15,11 @@ from instanceformer.core.config import Config
 from instanceformer.core.engine import OnlineEngine
 from instanceformer.core.engine.frames import read_frame
 from instanceformer.core.errors import UserError
-from instanceformer.core.formats import load_annotations
+from instanceformer.core.formats import TrackResult, load_annotations
 from instanceformer.core.formats.class_index import ClassIndex
 from instanceformer.core.formats.data_paths import resolve_data_paths
 from instanceformer.core.metrics import evaluate_results, prepare_ground_truth
+from instanceformer.core.model import InstanceFormer
 
 
 class HeldOutValidation:
@@ -45,10 +46,11 @@ class HeldOutValidation:
         """The evaluator's summary (AP, AP50, ... as fractions) of ``model``; empty on ranks other than 0."""
         if rank != 0:
             return {}
+        assert isinstance(model, InstanceFormer)  # the trainer passes its unwrapped model
         engine = OnlineEngine(
             model, self.config.infer, self.category_ids, size_divisibility=self.config.data.size_divisibility
         )
-        results = []
+        results: list[TrackResult] = []
         for video in self.dataset.videos:
             stream = engine.start(video.id)
             for name in video.file_names:

@@ -7,7 +7,9 @@ A checkpoint holds only tensors and plain values, the keys of :data:`CHECKPOINT_
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -72,7 +74,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as problem:
-        raise FormatError(path, None, None, f"not a loadable checkpoint ({type(problem).__name__})") from None
+        reason = _load_failure(path, problem)
+        raise FormatError(path, None, None, f"not a loadable checkpoint ({reason})") from None
     if not isinstance(payload, dict):
         raise FormatError(path, None, None, "expected a checkpoint dict")
     missing = [key for key in CHECKPOINT_KEYS if key not in payload]
@@ -88,9 +91,26 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     return payload
 
 
+def _load_failure(path: Path, problem: BaseException) -> str:
+    """Why ``torch.load`` could not read ``path``, in a few words."""
+    if isinstance(problem, OSError):
+        return f"unreadable: {problem.strerror or problem}"
+    if path.stat().st_size == 0:
+        return "empty file"
+    if not zipfile.is_zipfile(path):
+        return "truncated or damaged: not a complete torch.save archive"
+    if isinstance(problem, pickle.UnpicklingError):
+        return "holds objects that a weights-only load refuses"
+    lines = str(problem).strip().splitlines()
+    message = lines[0][:120] if lines else ""
+    return f"{type(problem).__name__}: {message}" if message else type(problem).__name__
+
+
 def capture_rng_state() -> dict[str, Any]:
     """The Python, NumPy and torch (CPU and CUDA) random states as tensors and plain values."""
     numpy_state = np.random.get_state()
+    # legacy=True (the default) gives the tuple ("MT19937", keys, position, has_gauss, cached_gaussian)
+    assert isinstance(numpy_state, tuple)
     state: dict[str, Any] = {
         "python": random.getstate(),
         "numpy": {

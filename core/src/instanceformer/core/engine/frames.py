@@ -9,6 +9,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from instanceformer.core.errors import UserError
+from instanceformer.core.runtime.frame_size import format_frame_size
 
 
 def read_frame(path: str | Path, expected_size: tuple[int, int] | None = None) -> torch.Tensor:
@@ -33,7 +34,7 @@ def read_frame(path: str | Path, expected_size: tuple[int, int] | None = None) -
     image = torch.from_numpy(pixels).permute(2, 0, 1)  # [3, height, width], a channels-last view
     if expected_size is not None and tuple(image.shape[-2:]) != tuple(expected_size):
         raise UserError(
-            f"{path}: expected a frame of {expected_size[0]}x{expected_size[1]} pixels (height x width, as "
-            f"the annotation file declares), got {image.shape[-2]}x{image.shape[-1]}"
+            f"{path}: expected a frame of {format_frame_size(*expected_size)} pixels (width x height, as "
+            f"the annotation file declares), got {format_frame_size(image.shape[-2], image.shape[-1])}"
         )
     return image

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -73,7 +74,8 @@ def load_run_model(
 
 def with_infer_overrides(config: Config, **values: object) -> Config:
     """``config`` with some ``infer`` keys replaced (``None`` values are ignored)."""
-    chosen = {key: value for key, value in values.items() if value is not None}
+    # the keys and their types are checked by replace() at run time
+    chosen: dict[str, Any] = {key: value for key, value in values.items() if value is not None}
     return replace(config, infer=replace(config.infer, **chosen)) if chosen else config
 
 

@@ -69,7 +69,8 @@ class OnlineEngine:
         category_ids: the dataset category id of each contiguous class index (``num_classes`` entries).
         size_divisibility: the padded input sides are multiples of it.
         num_candidates: candidate queries per frame (default ``2 * max_tracks``, at most ``num_queries``).
-        collect_analysis: buffer embeddings, reference points and sampling locations of candidates.
+        collect_analysis: buffer the candidates' decoder embeddings, contrastive embeddings (when the
+            model has a contrastive head), reference points and sampling locations.
     """
 
     def __init__(
@@ -119,7 +120,8 @@ class VideoStream:
         self.state = model.init_state(1, device=engine.device, memory_frames=engine.infer.memory_frames)
         self.statistics = QueryStatistics(model.num_queries, model.config.num_classes, device="cpu")
         self.segmentations: dict[int, dict[int, dict[str, Any]]] = {}
-        self.analysis = AnalysisBuffer() if engine.collect_analysis else None
+        contrastive = model.embedding_head is not None
+        self.analysis = AnalysisBuffer(contrastive) if engine.collect_analysis else None
         self.num_frames = 0
         self.original_size: tuple[int, int] | None = None
 
@@ -143,6 +145,7 @@ class VideoStream:
                 collect_analysis=engine.collect_analysis,
                 compute_masks=True,
             )
+            assert outputs.masks is not None  # compute_masks=True
             probabilities = outputs.logits[0].sigmoid().float().cpu()  # [Q, C]
             candidates = frame_candidates(probabilities, engine.num_candidates, engine.infer.score_threshold)
             masks = masks_at_original_size(
@@ -158,12 +161,15 @@ class VideoStream:
                     FrameAnalysis(
                         frame_index=self.num_frames,
                         queries=candidates,
-                        embeddings=outputs.decoder_embeddings[0, on_device],
+                        decoder_embeddings=outputs.decoder_embeddings[0, on_device],
                         reference_points=outputs.analysis.reference_points[0, on_device],
                         sampling_locations=outputs.analysis.sampling_locations[0, on_device],
                         attention_weights=outputs.analysis.attention_weights[0, on_device],
                         probabilities=probabilities[candidates],
                         valid_ratios=outputs.valid_ratios[0],
+                        contrastive_embeddings=(
+                            outputs.embeddings[0, on_device] if self.analysis.contrastive else None
+                        ),
                     )
                 )
         self.statistics.update(probabilities, candidates)

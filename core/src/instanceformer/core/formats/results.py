@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import zipfile
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -25,7 +26,7 @@ from instanceformer.core.errors import FormatError
 from instanceformer.core.formats.collector import paused_garbage_collection
 from instanceformer.core.formats.fields import RecordFields, is_integer, only_types, type_name
 from instanceformer.core.formats.jsonfile import parse_json_bytes
-from instanceformer.core.formats.rle import compressed_runs
+from instanceformer.core.formats.rle import compressed_counts_cover, compressed_runs
 from instanceformer.core.formats.video_dataset import VideoDataset
 from instanceformer.core.io import write_bytes_atomic, write_zip_atomic
 
@@ -292,14 +293,44 @@ def _segmentation_problems(prefix: str, result: TrackResult, height: int, width:
     return problems
 
 
+def _consistent(results: Sequence[TrackResult], dataset: VideoDataset, category_ids: set[int]) -> bool:
+    """True when :func:`check_results_against` finds no problem (checked without wording any)."""
+    masks_by_size: defaultdict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
+    for result in results:
+        if not (0.0 <= result.score <= 1.0 and result.category_id in category_ids):
+            return False
+        if not dataset.has_video(result.video_id):
+            return False
+        video = dataset.video(result.video_id)
+        if len(result.segmentations) != video.length:
+            return False
+        masks_by_size[video.height, video.width].extend(
+            segmentation for segmentation in result.segmentations if segmentation is not None
+        )
+    for (height, width), masks in masks_by_size.items():
+        expected_size = [height, width]
+        if any(list(size) != expected_size for size in map(_SIZE, masks)):
+            return False
+        counts = list(map(_COUNTS, masks))
+        if not all(isinstance(value, str | bytes) for value in counts):
+            return False
+        if not compressed_counts_cover(counts, height * width):
+            return False
+    return True
+
+
 def check_results_against(results: Sequence[TrackResult], dataset: VideoDataset) -> list[str]:
     """Every problem of ``results`` relative to ``dataset``, one line each (empty when consistent).
 
     Reported per track: a video id not in the dataset, a category id not in the dataset, a score outside
     ``[0, 1]``, a number of frames other than the video's length, masks whose size is not the video's,
-    uncompressed RLE, and malformed compressed counts.
+    uncompressed RLE, and malformed compressed counts. Consistent results are recognised in whole-list
+    passes (``ifm-infer evaluate`` runs this check on every file it scores); the track-by-track pass
+    that words each problem runs only when there is one.
     """
     category_ids = set(dataset.category_ids())
+    if _consistent(results, dataset, category_ids):
+        return []
     problems: list[str] = []
     for index, result in enumerate(results):
         prefix = f"results[{index}] (video_id {result.video_id})"

@@ -147,6 +147,102 @@ def compressed_runs(counts: str | bytes) -> np.ndarray:
     return runs
 
 
+def compressed_counts_cover(counts: Sequence[str | bytes], num_pixels: int) -> bool:
+    """True when every string of ``counts`` is well-formed compressed RLE whose runs are non-negative and
+    sum to ``num_pixels`` (what :func:`compressed_runs` and a check of its runs find one string at a time).
+
+    All strings are decoded together, in whole-array passes: the fast check of a results file's masks of
+    one size. The strings must be ASCII (``str`` or ``bytes``).
+    """
+    if not counts:
+        return True
+    try:
+        pieces = [piece.encode("ascii") if isinstance(piece, str) else bytes(piece) for piece in counts]
+    except UnicodeEncodeError:
+        return False
+    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))  # [num_strings]
+    if int(lengths.min()) == 0:
+        return num_pixels == 0
+    characters = np.frombuffer(b"".join(pieces), dtype=np.uint8)  # [num_characters]
+    if (
+        int(characters.min()) < _CHARACTER_OFFSET
+        or int(characters.max()) >= _CHARACTER_OFFSET + _CHARACTER_RANGE
+    ):
+        return False
+    codes = characters - np.uint8(_CHARACTER_OFFSET)  # [num_characters] uint8, 0..63
+    decoded = _written_runs(codes, lengths)
+    if decoded is None:
+        return False
+    written, first_run = decoded
+    runs = _undo_differences(written, first_run)
+    if int(runs.min()) < 0:
+        return False
+    totals = np.add.reduceat(runs, first_run)  # [num_strings]
+    return bool((totals == num_pixels).all())
+
+
+def _written_runs(codes: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The numbers written in the concatenated strings ``codes`` (characters minus 48) of ``lengths``
+    characters each, and the index of each string's first number; None when a string ends inside a
+    number or a number is too long.
+
+    Every character is first read as a number of its own; the few numbers of several characters are then
+    recomputed at their last character. Returns ``written`` ``[num_runs]`` int64 and ``first_run``
+    ``[num_strings]``.
+    """
+    is_last = codes < _CONTINUATION_BIT  # [num_characters], True on a number's last character
+    ends = np.cumsum(lengths) - 1  # [num_strings], each string's last character
+    if not is_last[ends].all():
+        return None
+    starts = ends - lengths + 1  # [num_strings]
+    written = np.subtract(codes & _DATA_BITS, (codes & _SIGN_BIT) << 1, dtype=np.int64)  # [num_characters]
+    if is_last.all():  # one character per number
+        return written, starts
+    continued = np.flatnonzero(~is_last)  # characters followed by more of their number
+    long_ends = continued[is_last[continued + 1]] + 1  # last characters of numbers of several characters
+    num_characters = np.ones_like(long_ends)
+    while True:
+        before = long_ends - num_characters  # the character before each number's first found one
+        extends = (before >= 0) & ~is_last[np.maximum(before, 0)]
+        if not extends.any():
+            break
+        num_characters += extends
+        if int(num_characters.max()) > _MAXIMUM_CHARACTERS_PER_RUN:
+            return None
+    values = np.zeros(long_ends.size, dtype=np.int64)
+    for group in range(int(num_characters.max())):
+        present = np.flatnonzero(num_characters > group)
+        position = long_ends[present] - num_characters[present] + 1 + group
+        values[present] += (codes[position] & _DATA_BITS).astype(np.int64) << (_BITS_PER_CHARACTER * group)
+    negative = (codes[long_ends] & _SIGN_BIT) != 0
+    values -= np.where(negative, np.int64(1) << (_BITS_PER_CHARACTER * num_characters), 0)
+    written[long_ends] = values
+    runs_per_string = np.add.reduceat(is_last, starts, dtype=np.int64)  # [num_strings]
+    first_run = np.concatenate(([0], np.cumsum(runs_per_string)[:-1]))  # [num_strings]
+    return written[is_last], first_run
+
+
+def _undo_differences(written: np.ndarray, first_run: np.ndarray) -> np.ndarray:
+    """The runs of strings whose numbers, from the fourth of a string on, are the difference to the run
+    two places before: along each half of the numbers (every other one), a running sum that restarts at
+    each of the first three numbers of a string (a restart's value lowered by the sum of the segment
+    before it). ``written`` is modified."""
+    runs_per_string = np.diff(np.append(first_run, written.size))  # [num_strings]
+    restarts = np.sort(
+        np.concatenate([first_run[runs_per_string > offset] + offset for offset in range(3)])
+    )  # [num_restarts]
+    runs = np.empty_like(written)  # [num_runs]
+    for start in (0, 1):
+        half = written[start::2]  # a view: every other number
+        if not half.size:
+            continue
+        positions = restarts[restarts % 2 == start] // 2  # restarts within the half, the first is 0
+        segment_sums = np.add.reduceat(half, positions)  # [num_half_restarts]
+        half[positions[1:]] -= segment_sums[:-1]
+        runs[start::2] = np.cumsum(half)
+    return runs
+
+
 def parse_compressed_counts(counts: str | bytes) -> list[int]:
     """The run lengths of a compressed counts string as Python ints (see :func:`compressed_runs`)."""
     return compressed_runs(counts).tolist()

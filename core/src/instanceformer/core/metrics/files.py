@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from instanceformer.core.formats import load_annotations, load_results
+from instanceformer.core.errors import UserError
+from instanceformer.core.formats import check_results_against, load_annotations, load_results
 from instanceformer.core.formats.collector import paused_garbage_collection
 from instanceformer.core.metrics.evaluator import evaluate_results
 from instanceformer.core.metrics.metric_sets import DEFAULT_METRIC_SETS, select_metric_sets
@@ -28,10 +29,21 @@ def evaluate_files(
     stays paused from loading to the metrics: the loaded files are hundreds of thousands of objects
     without reference cycles, freed when this function returns.
 
+    The results are validated exactly as ``ifm-submit validate`` validates them
+    (:func:`~instanceformer.core.formats.check_results_against`: known videos and categories, scores in
+    [0, 1], one segmentation per frame, the video's mask size, well-formed compressed RLE).
+
     Raises FileNotFoundError for a missing file, FormatError for a malformed one and UserError for
-    ground truth without annotations or an unknown metric set.
+    results the servers would refuse, ground truth without annotations or an unknown metric set.
     """
     selected = select_metric_sets(metrics)
     dataset = load_annotations(annotation_path)
     results = load_results(results_path)
+    problems = check_results_against(results, dataset)
+    if problems:
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        raise UserError(
+            f"{results_path}: {problems[0]} ({count} in all, as 'ifm-submit validate' reports them; the "
+            f"servers would refuse these results)"
+        )
     return evaluate_results(results, dataset, source=str(results_path), progress=progress, metrics=selected)

@@ -7,6 +7,7 @@
 - :mod:`~instanceformer.core.runtime.progress`: the Rich progress displays of the commands.
 - :mod:`~instanceformer.core.runtime.video`: reading video files and writing H.264 mp4 files.
 - :mod:`~instanceformer.core.runtime.image_folder`: a folder of frame images read in natural name order.
+- :mod:`~instanceformer.core.runtime.frame_size`: frame sizes written ``WIDTHxHEIGHT``.
 
 Modules are imported one by one; this package imports none of them.
 """

@@ -61,8 +61,8 @@ def draw_masks(frame: np.ndarray, labels: Sequence[MaskLabel]) -> np.ndarray:
             continue
         left, top = int(columns.min()), int(rows.min())
         text_box = draw.textbbox((left, top), label.text, font=font)
-        top = max(0, top - (text_box[3] - text_box[1]) - 2)
-        text_box = draw.textbbox((left, top), label.text, font=font)
+        text_top = max(0, top - (text_box[3] - text_box[1]) - 2)
+        text_box = draw.textbbox((left, text_top), label.text, font=font)
         draw.rectangle(text_box, fill=track_colour(label.colour_key))
-        draw.text((left, top), label.text, fill=(0, 0, 0), font=font)
+        draw.text((left, text_top), label.text, fill=(0, 0, 0), font=font)
     return np.asarray(image)

@@ -1,7 +1,8 @@
 """Reading video files and writing H.264 mp4 files with imageio's ffmpeg plugin (imported when used).
 
 Files are written atomically: under a temporary name beside the destination that keeps its suffix (the
-plugin picks the container by it), renamed onto the destination when the writer is done.
+plugin picks the container by it), renamed onto the destination when the writer is done. An ffmpeg
+failure becomes a one-line UserError: the library's headline and ffmpeg's last line, not its banner.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,30 @@ MP4_WRITER_SETTINGS: dict[str, Any] = {
     "ffmpeg_log_level": "error",
 }
 """imageio ``get_writer`` arguments of every mp4 the toolkit writes (besides the frame rate)."""
+
+MAX_FFMPEG_MESSAGE = 200
+_FFMPEG_OUTPUT_MARKERS = ("=== stderr ===", "FFMPEG STDERR OUTPUT:")
+_FFMPEG_BANNER = ("ffmpeg version", "built with", "configuration:", "lib", "FFMPEG COMMAND:")
+_FFMPEG_CONTEXT = re.compile(r"^\[[^\]]*\]\s*")  # "[in#0 @ 0x55d...] "
+
+
+def ffmpeg_message(problem: BaseException) -> str:
+    """The gist of an ffmpeg failure on one short line: the library's headline and ffmpeg's last line
+    (its version banner and build configuration left out), at most :data:`MAX_FFMPEG_MESSAGE`
+    characters."""
+    text = str(problem)
+    headline, output = text, ""
+    for marker in _FFMPEG_OUTPUT_MARKERS:
+        if marker in text:
+            headline, _, output = text.partition(marker)
+            break
+    headline = headline.split("FFMPEG COMMAND:")[0]
+    lines = [_FFMPEG_CONTEXT.sub("", line.strip()) for line in output.splitlines()]
+    details = [line for line in lines if line and not line.startswith(_FFMPEG_BANNER)]
+    message = ": ".join(part for part in (" ".join(headline.split()), *details[-1:]) if part)
+    if len(message) > MAX_FFMPEG_MESSAGE:
+        message = message[: MAX_FFMPEG_MESSAGE - 3] + "..."
+    return message
 
 
 @contextlib.contextmanager
@@ -49,7 +75,7 @@ def open_mp4_writer(path: str | os.PathLike[str], fps: float):
     """
     import imageio.v2 as imageio
 
-    return imageio.get_writer(path, fps=fps, **MP4_WRITER_SETTINGS)
+    return imageio.get_writer(os.fspath(path), fps=fps, **MP4_WRITER_SETTINGS)
 
 
 @contextlib.contextmanager
@@ -58,14 +84,21 @@ def mp4_writer(destination: str | os.PathLike[str], fps: float) -> Iterator[Any]
     with media_path(destination) as temporary:
         writer = open_mp4_writer(temporary, fps)
         try:
-            yield writer
-        finally:
-            writer.close()
+            try:
+                yield writer
+            finally:
+                writer.close()
+        except (OSError, RuntimeError) as problem:
+            if "ffmpeg" not in str(problem).lower():
+                raise
+            raise UserError(
+                f"{destination}: ffmpeg could not write the video ({ffmpeg_message(problem)})"
+            ) from None
 
 
 def _unreadable(path: Path, problem: BaseException) -> UserError:
     """The one-line error of a file ffmpeg cannot read."""
-    return UserError(f"{path}: expected a video file ffmpeg can read ({' '.join(str(problem).split())})")
+    return UserError(f"{path}: expected a video file ffmpeg can read ({ffmpeg_message(problem)})")
 
 
 class VideoReader:
@@ -99,15 +132,19 @@ class VideoReader:
     def count_frames(self) -> int:
         """The exact number of frames (ffmpeg reads the whole stream)."""
         try:
-            return self._reader.count_frames()
+            # the FFMPEG plugin's Reader has count_frames; imageio's stub types get_reader as the base Reader
+            return self._reader.count_frames()  # type: ignore[attr-defined]
         except (OSError, RuntimeError, ValueError) as problem:
             raise _unreadable(self.path, problem) from None
 
     def frames(self) -> Iterator[np.ndarray]:
         """Every frame as ``[height, width, 3]`` uint8 RGB, in order; the file is closed at the end."""
         try:
-            for frame in self._reader:
+            # imageio's stub declares Reader.__iter__ as returning an Array (it yields the frames)
+            for frame in self._reader:  # type: ignore[attr-defined]
                 yield np.asarray(frame)[..., :3]
+        except (OSError, RuntimeError) as problem:
+            raise _unreadable(self.path, problem) from None
         finally:
             self.close()
 
