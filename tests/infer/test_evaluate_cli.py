@@ -94,3 +94,26 @@ def test_ground_truth_without_annotations_is_refused(case, tmp_path: Path, capsy
     results_path = write_results_json(results, tmp_path / "results.json")
     assert run_app(app, ["evaluate", str(results_path), "--gt", str(annotations)]) == 2
     assert "no annotations" in _error_line(capsys)
+
+
+def test_metrics_option_adds_the_association_metrics(case, tmp_path: Path, capsys) -> None:
+    dataset, results = case
+    annotations = write_annotations(dataset, tmp_path / "instances.json")
+    results_path = write_results_json(results, tmp_path / "results.json")
+    output = tmp_path / "metrics.json"
+    arguments = ["evaluate", str(results_path), "--gt", str(annotations), "--json", str(output)]
+    assert run_app(app, [*arguments, "--metrics", "ap,hota,identity"]) == 0
+    written = json.loads(output.read_text())
+    assert written == evaluate_results(results, dataset, metrics=("ap", "hota", "identity"))
+    assert {"AP", "HOTA", "DetA", "AssA", "IDF1", "IDSW"} <= set(written)
+    assert "HOTA" in capsys.readouterr().out
+
+
+def test_an_unknown_metric_set_is_a_one_line_error(case, tmp_path: Path, capsys) -> None:
+    dataset, results = case
+    annotations = write_annotations(dataset, tmp_path / "instances.json")
+    results_path = write_results_json(results, tmp_path / "results.json")
+    arguments = ["evaluate", str(results_path), "--gt", str(annotations), "--metrics", "ap,mota"]
+    assert run_app(app, arguments) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and "mota" in error and "\n" not in error

@@ -21,8 +21,14 @@ def evaluate(
     results: Path = typer.Argument(..., help="Results in the server format: results.json or its .zip."),
     gt: Path = typer.Option(..., "--gt", help="YouTube-VIS / OVIS annotation file with ground truth."),
     json_path: Path | None = typer.Option(None, "--json", help="Also write the metrics to this JSON file."),
+    metric_sets: str = typer.Option(
+        "ap",
+        "--metrics",
+        help="Comma-separated metric sets: ap (AP, AR), hota (HOTA, DetA, AssA) and identity (IDF1, IDSW).",
+    ),
 ) -> None:
-    """Evaluate results with the YouTube-VIS / OVIS metric (AP, AR; occlusion AP for OVIS)."""
+    """Evaluate results with the YouTube-VIS / OVIS metric (AP, AR; occlusion AP for OVIS) and, with
+    --metrics, the association metrics HOTA and IDF1 / ID switches."""
     from instanceformer.core.io import refuse_special_destination, write_json_atomic
     from instanceformer.core.metrics import evaluate_files, metrics_table
     from instanceformer.core.runtime.progress import timed_progress_bar
@@ -37,6 +43,7 @@ def evaluate(
             results,
             gt,
             progress=lambda done, total: progress_bar.update(task, completed=done, total=total),
+            metrics=metric_sets,
         )
     Console().print(metrics_table(metrics, title=f"{results.name} on {gt.name}"))
     if json_path is not None:
