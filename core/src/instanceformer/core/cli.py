@@ -37,6 +37,12 @@ class _CliState:
     debug = False
 
 
+def debug_requested() -> bool:
+    """Whether the running command was given ``--debug`` (a command that reports a failure itself prints
+    the traceback then)."""
+    return _CliState.debug
+
+
 def create_app(tool_name: str, distribution: str, help_text: str) -> typer.Typer:
     """Create a stage's Typer application with ``--version``, ``--debug`` and the ``env`` command.
 

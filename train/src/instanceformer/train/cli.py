@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from instanceformer.core.cli import create_app, run_app
+from instanceformer.core.cli import create_app, debug_requested, run_app
 from instanceformer.core.config import Config, load_config
 from instanceformer.core.errors import UserError
 from instanceformer.core.runs import RunFolder
@@ -29,6 +29,7 @@ from instanceformer.core.runtime.process import launched_by_torchrun, process_in
 from instanceformer.core.runtime.progress import progress_bar
 
 if TYPE_CHECKING:
+    from instanceformer.train.interruption import TrainingInterruptedError
     from instanceformer.train.trainer import TrainOptions, TrainSummary
 
 app = create_app("ifm-train", "instanceformer-train", "Train InstanceFormer models and manage run folders.")
@@ -188,7 +189,7 @@ def _report(summary: TrainSummary) -> None:
     )
 
 
-def _execute(request: TrainCommand, *, debug: bool = False) -> None:
+def _execute(request: TrainCommand) -> None:
     if request.resume and request.force:
         raise UserError(
             "--resume and --force contradict each other: --resume continues the run in --out, --force "
@@ -210,38 +211,36 @@ def _execute(request: TrainCommand, *, debug: bool = False) -> None:
 
     validation = HeldOutValidation(config) if config.train.validate_every is not None else None
     try:
-        _report(train(config, request.train_options(), validation))
+        summary = train(config, request.train_options(), validation)
     except TrainingInterruptedError as stop:
-        if stop.resumable:
-            advice = f"resume with: {request.resume_command()}"
-        elif stop.folder_exists:
-            advice = f"start it again with: {request.restart_command()}"
-        else:
-            advice = f"run the command again: {request.shell_command()}"
-        _report_interruption(f"{stop.outcome}; {advice}", debug=debug)
-        raise typer.Exit(INTERRUPTED_EXIT_STATUS) from None
-    except KeyboardInterrupt:
-        _report_interruption("interrupted before training started: nothing was saved", debug=debug)
-        raise typer.Exit(INTERRUPTED_EXIT_STATUS) from None
+        interrupted = stop
+    else:
+        _report(summary)
+        return
+    # raised outside the except block: the exit carries no KeyboardInterrupt for the shared error path
+    # to report a second time
+    _report_interruption(request, interrupted)
+    raise typer.Exit(INTERRUPTED_EXIT_STATUS)
 
 
-def _report_interruption(message: str, *, debug: bool) -> None:
-    """Print ``message`` on standard error (rank 0), after the traceback with ``--debug``."""
+def _report_interruption(request: TrainCommand, stop: TrainingInterruptedError) -> None:
+    """Print on standard error (rank 0) what an interrupted run saved and the command that continues it,
+    after the traceback with ``--debug``."""
     if not process_info().is_main:
         return
-    if debug:
-        traceback.print_exc()
-    Console(stderr=True).print(message, markup=False, highlight=False, soft_wrap=True)
-
-
-def _debug(context: typer.Context) -> bool:
-    """Whether the application's ``--debug`` option is on."""
-    return bool(context.find_root().params.get("debug"))
+    if stop.resumable:
+        advice = f"resume with: {request.resume_command()}"
+    elif stop.folder_exists:
+        advice = f"start it again with: {request.restart_command()}"
+    else:
+        advice = f"run the command again: {request.shell_command()}"
+    if debug_requested():
+        traceback.print_exception(stop, file=sys.stderr)
+    Console(stderr=True).print(f"{stop.outcome}; {advice}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("run")
 def run_command(
-    context: typer.Context,
     dataset: str = DATASET_OPTION,
     out: Path = OUT_OPTION,
     data_root: Path | None = DATA_ROOT_OPTION,
@@ -269,14 +268,12 @@ def run_command(
             init_from=init_from,
             drop_class_head=drop_class_head,
             progress=progress,
-        ),
-        debug=_debug(context),
+        )
     )
 
 
 @app.command("pretrain")
 def pretrain_command(
-    context: typer.Context,
     out: Path = OUT_OPTION,
     dataset: str = typer.Option("coco", "--dataset", help="coco (single-frame pseudo-video clips)."),
     data_root: Path | None = DATA_ROOT_OPTION,
@@ -300,8 +297,7 @@ def pretrain_command(
             force=force,
             nproc_per_node=nproc_per_node,
             progress=progress,
-        ),
-        debug=_debug(context),
+        )
     )
 
 
