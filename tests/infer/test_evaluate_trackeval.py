@@ -31,9 +31,10 @@ from instanceformer.core.formats import (
 from instanceformer.core.metrics import association_reports, evaluate_results
 from tests.support.evaluation_cases import EvaluationCaseSpec, synthetic_evaluation_case
 from tests.support.trackeval_reference import (
-    SPLIT,
     TRACKER,
     TRACKEVAL_METRICS,
+    dataset_config,
+    evaluator_config,
     import_trackeval,
     lay_out_trackeval_folders,
     trackeval_metrics,
@@ -187,32 +188,14 @@ def _run_trackeval_association(annotation_path: Path, results_path: Path, workdi
     """trackeval's HOTA, CLEAR and Identity on the files: its results by sequence, then by class."""
     trackeval = import_trackeval()
     folders = lay_out_trackeval_folders(annotation_path, results_path, workdir)
-    evaluator_config = {
-        "USE_PARALLEL": False,
-        "BREAK_ON_ERROR": True,
-        "LOG_ON_ERROR": None,
-        "PRINT_RESULTS": False,
-        "PRINT_CONFIG": False,
-        "TIME_PROGRESS": False,
-        "OUTPUT_SUMMARY": False,
-        "OUTPUT_DETAILED": False,
-        "PLOT_CURVES": False,
-    }
-    dataset_config = {
-        "GT_FOLDER": f"{folders.truth}/",
-        "TRACKERS_FOLDER": f"{folders.trackers}/",
-        "SPLIT_TO_EVAL": SPLIT,
-        "TRACKERS_TO_EVAL": [TRACKER],
-        "PRINT_CONFIG": False,
-    }
     with contextlib.redirect_stdout(io.StringIO()):
-        dataset = trackeval.datasets.YouTubeVIS(dataset_config)
+        dataset = trackeval.datasets.YouTubeVIS(dataset_config(folders))
         metrics = [
             trackeval.metrics.HOTA(),
             trackeval.metrics.CLEAR({"PRINT_CONFIG": False}),
             trackeval.metrics.Identity({"PRINT_CONFIG": False}),
         ]
-        output, _ = trackeval.Evaluator(evaluator_config).evaluate([dataset], metrics)
+        output, _ = trackeval.Evaluator(evaluator_config()).evaluate([dataset], metrics)
     return output[dataset.get_name()][TRACKER]
 
 
