@@ -6,7 +6,6 @@ import argparse
 
 import pytest
 import torch
-import torchvision
 
 from instanceformer.core.config import load_config
 from instanceformer.core.errors import FormatError
@@ -16,88 +15,14 @@ from instanceformer.core.model.convert import (
     load_published_weights,
     read_published_checkpoint,
 )
+from tests.support.published_weights import published_layout as shared_published_layout
 
-D_MODEL, HEADS, LEVELS, POINTS, FFN, QUERIES, LAYERS = 256, 8, 4, 4, 1024, 300, 6
 PUBLISHED_CLASSES = 42  # the published YouTube-VIS heads index logits by raw category id
-
-
-def _linear(keys: dict, prefix: str, out_features: int, in_features: int) -> None:
-    keys[f"{prefix}.weight"] = (out_features, in_features)
-    keys[f"{prefix}.bias"] = (out_features,)
-
-
-def _deformable(keys: dict, prefix: str) -> None:
-    _linear(keys, f"{prefix}.sampling_offsets", HEADS * LEVELS * POINTS * 2, D_MODEL)
-    _linear(keys, f"{prefix}.attention_weights", HEADS * LEVELS * POINTS, D_MODEL)
-    _linear(keys, f"{prefix}.value_proj", D_MODEL, D_MODEL)
-    _linear(keys, f"{prefix}.output_proj", D_MODEL, D_MODEL)
-
-
-def _multihead(keys: dict, prefix: str) -> None:
-    keys[f"{prefix}.in_proj_weight"] = (3 * D_MODEL, D_MODEL)
-    keys[f"{prefix}.in_proj_bias"] = (3 * D_MODEL,)
-    _linear(keys, f"{prefix}.out_proj", D_MODEL, D_MODEL)
-
-
-def _norm(keys: dict, prefix: str) -> None:
-    keys[f"{prefix}.weight"] = (D_MODEL,)
-    keys[f"{prefix}.bias"] = (D_MODEL,)
 
 
 def published_layout() -> dict[str, tuple[int, ...]]:
     """Key names and shapes of the published R50 model with memory and class propagation."""
-    keys: dict[str, tuple[int, ...]] = {}
-    backbone = torchvision.models.resnet50(weights=None, norm_layer=torchvision.ops.FrozenBatchNorm2d)
-    for name, tensor in backbone.state_dict().items():
-        if not name.startswith("fc."):
-            keys[f"detr.backbone.0.body.{name}"] = tuple(tensor.shape)
-    for level, channels in enumerate((512, 1024, 2048)):
-        keys[f"detr.input_proj.{level}.0.weight"] = (D_MODEL, channels, 1, 1)
-        keys[f"detr.input_proj.{level}.0.bias"] = (D_MODEL,)
-        _norm(keys, f"detr.input_proj.{level}.1")
-    keys["detr.input_proj.3.0.weight"] = (D_MODEL, 2048, 3, 3)
-    keys["detr.input_proj.3.0.bias"] = (D_MODEL,)
-    _norm(keys, "detr.input_proj.3.1")
-    keys["detr.transformer.level_embed"] = (LEVELS, D_MODEL)
-    _linear(keys, "detr.transformer.reference_points", 2, D_MODEL)
-    _linear(keys, "detr.transformer.mem_token_proj", D_MODEL, D_MODEL + 4 + PUBLISHED_CLASSES)
-    for layer in range(LAYERS):
-        encoder = f"detr.transformer.encoder.layers.{layer}"
-        _deformable(keys, f"{encoder}.self_attn")
-        _norm(keys, f"{encoder}.norm1")
-        _linear(keys, f"{encoder}.linear1", FFN, D_MODEL)
-        _linear(keys, f"{encoder}.linear2", D_MODEL, FFN)
-        _norm(keys, f"{encoder}.norm2")
-        decoder = f"detr.transformer.decoder.layers.{layer}"
-        _deformable(keys, f"{decoder}.cross_attn")
-        _norm(keys, f"{decoder}.norm1_box")
-        _multihead(keys, f"{decoder}.self_attn")
-        _norm(keys, f"{decoder}.norm2")
-        _multihead(keys, f"{decoder}.cross_attn_mem")
-        _norm(keys, f"{decoder}.norm2_mem")
-        _linear(keys, f"{decoder}.linear1_box", FFN, D_MODEL)
-        _linear(keys, f"{decoder}.linear2_box", D_MODEL, FFN)
-        _norm(keys, f"{decoder}.norm3_box")
-        for prefix in (f"detr.bbox_embed.{layer}", f"detr.transformer.decoder.bbox_embed.{layer}"):
-            _linear(keys, f"{prefix}.layers.0", D_MODEL, D_MODEL)
-            _linear(keys, f"{prefix}.layers.1", D_MODEL, D_MODEL)
-            _linear(keys, f"{prefix}.layers.2", 4, D_MODEL)
-        _linear(keys, f"detr.class_embed.{layer}", PUBLISHED_CLASSES, D_MODEL)
-        _linear(keys, f"detr.temporal_class_embed.{layer}", PUBLISHED_CLASSES, PUBLISHED_CLASSES)
-    keys["detr.query_embed.weight"] = (QUERIES, 2 * D_MODEL)
-    _linear(keys, "controller.layers.0", D_MODEL, D_MODEL)
-    _linear(keys, "controller.layers.1", D_MODEL, D_MODEL)
-    _linear(keys, "controller.layers.2", 169, D_MODEL)
-    for name, (out_channels, in_channels) in {
-        "lay1": (64, 256),
-        "lay2": (8, 64),
-        "lay3": (256, 256),
-        "lay4": (256, 256),
-        "dcn": (256, 256),
-    }.items():
-        keys[f"mask_head.{name}.weight"] = (out_channels, in_channels, 3, 3)
-        keys[f"mask_head.{name}.bias"] = (out_channels,)
-    return keys
+    return shared_published_layout(PUBLISHED_CLASSES, memory=True)
 
 
 def published_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
