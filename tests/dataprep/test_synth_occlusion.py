@@ -103,6 +103,7 @@ def test_info_records_the_scenario_and_its_knobs(occlusion_root: Path) -> None:
         "full_occlusion_frames": [2, 4],
         "crossing_rate": 0.5,
         "exit_probability": 1.0,
+        "object_scale": 1.0,
     }
 
 
@@ -262,7 +263,7 @@ def test_cli_writes_the_occlusion_scenario_with_its_knobs(tmp_path: Path) -> Non
     out = tmp_path / "cli"
     arguments = ["synth", "--out", str(out), "--videos", "2", "--valid-videos", "1", "--frames", "22"]
     knobs = ["--identical-objects", "4", "--full-occlusion-frames", "3-6", "--crossing-rate", "1"]
-    knobs += ["--full-occlusion-probability", "0", "--exit-probability", "0"]
+    knobs += ["--full-occlusion-probability", "0", "--exit-probability", "0", "--object-scale", "1.5"]
     result = CliRunner().invoke(app, [*arguments, "--size", "96x64", "--scenario", "occlusion", *knobs])
     assert result.exit_code == 0, result.output
     info = _load(out, "train")["info"]
@@ -272,9 +273,28 @@ def test_cli_writes_the_occlusion_scenario_with_its_knobs(tmp_path: Path) -> Non
         "full_occlusion_frames": [3, 6],
         "crossing_rate": 1.0,
         "exit_probability": 0.0,
+        "object_scale": 1.5,
     }
     counts = [record["video_id"] for record in _load(out, "train")["annotations"]]
     assert all(counts.count(video_id) >= 4 for video_id in (1, 2))
+
+
+def test_object_scale_scales_the_identical_objects() -> None:
+    """Same video stream, twice the scale: the identical objects' radii double in every frame."""
+    doubled = dataclasses.replace(
+        OCCLUSION, occlusion=dataclasses.replace(OCCLUSION.occlusion, object_scale=2.0)
+    )
+    ours = sample_video_scene(video_rng(OCCLUSION.seed, "train", 0), OCCLUSION)
+    larger = sample_video_scene(video_rng(OCCLUSION.seed, "train", 0), doubled)
+
+    def identical_radii(scene: VideoScene) -> np.ndarray:
+        counts = [item.category_id for item in scene.objects]
+        category = max(set(counts), key=counts.count)
+        radii = [item.trajectory.radii for item in scene.objects if item.category_id == category]
+        assert len(radii) >= 2
+        return radii[0]
+
+    np.testing.assert_allclose(identical_radii(larger), 2.0 * identical_radii(ours))
 
 
 @pytest.mark.parametrize(
@@ -290,6 +310,9 @@ def test_cli_writes_the_occlusion_scenario_with_its_knobs(tmp_path: Path) -> Non
         (["--scenario", "occlusion", "--full-occlusion-probability", "1.5"], "--full-occlusion-probability"),
         (["--scenario", "occlusion", "--crossing-rate", "-0.1"], "--crossing-rate"),
         (["--scenario", "occlusion", "--exit-probability", "2"], "--exit-probability"),
+        (["--scenario", "occlusion", "--object-scale", "0.2"], "--object-scale"),
+        (["--scenario", "occlusion", "--object-scale", "2.5"], "--object-scale"),
+        (["--object-scale", "1.5"], "--object-scale"),  # without --scenario occlusion
         (["--scenario", "occlusion", "--frames", "19"], "--frames"),
         (["--scenario", "occlusion", "--frames", "24", "--full-occlusion-frames", "10"], "--frames"),
     ],

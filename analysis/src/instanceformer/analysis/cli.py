@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from instanceformer.analysis.study import DEFAULT_METRICS as DEFAULT_STUDY_METRICS
 from instanceformer.core.cli import create_app, deprecation_warning, renamed_option, run_app
 from instanceformer.core.errors import UserError
 from instanceformer.core.runtime.progress import spinner, timed_progress_bar
@@ -294,6 +295,50 @@ def curves(
     loaded = [read_run_curves(run) for run in runs]
     plotted = write_curves_figure(loaded, out, patterns=series, log_loss=log_loss)
     Console().print(f"{len(loaded)} run(s), {len(plotted)} series -> {out}")
+
+
+@app.command()
+def study(
+    root: Path = typer.Argument(..., help="Study folder: <root>/<split>/<variant>/<seed>/metrics.json."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Markdown table (default <root>/study.md); the numbers go to the same name .json."
+    ),
+    metrics: str = typer.Option(
+        ",".join(DEFAULT_STUDY_METRICS), "--metrics", help="Comma-separated metrics.json keys to tabulate."
+    ),
+    reference: str | None = typer.Option(
+        None,
+        "--reference",
+        help="Variant the others are compared with (difference of means; *: seeds separated).",
+    ),
+    order: str = typer.Option(
+        "", "--order", help="Comma-separated variant names listed first, in this order."
+    ),
+) -> None:
+    """Tabulate a multi-seed study: each metric's mean +- std over seeds per split and variant."""
+    from instanceformer.analysis.study import collect_study, order_variants, study_rows, write_study
+
+    metric_names = [name.strip() for name in metrics.split(",") if name.strip()]
+    if not metric_names:
+        raise UserError("--metrics: expected at least one metric name, e.g. AP,AssA,IDSW")
+    summaries = order_variants(collect_study(root, metric_names), [n for n in order.split(",") if n])
+    variants = {summary.variant for summary in summaries}
+    if reference is not None and reference not in variants:
+        raise UserError(
+            f"--reference: no variant {reference!r} in {root} (found: {', '.join(sorted(variants))})"
+        )
+    destination = out if out is not None else root / "study.md"
+    json_path = write_study(summaries, metric_names, reference, destination)
+    table = Table(title=f"{root} (mean ± std over seeds; % except counts)")
+    for column in ("split", "variant", "seeds", *metric_names):
+        table.add_column(column, justify="left" if column in ("split", "variant") else "right")
+    for split, variant, seeds, cells in study_rows(summaries, metric_names, reference):
+        table.add_row(split, variant, seeds, *cells)
+    console = Console()
+    console.print(table)
+    if reference is not None:
+        console.print(f"(difference to {reference}; * every seed on one side of every seed of {reference})")
+    console.print(f"-> {destination}, {json_path}")
 
 
 def main() -> None:

@@ -107,6 +107,13 @@ def synth(
         f"(default {_OCCLUSION_DEFAULTS.exit_probability}).",
         rich_help_panel=_OCCLUSION_PANEL,
     ),
+    object_scale: float | None = typer.Option(
+        None,
+        "--object-scale",
+        help="Size factor of the identical objects, 0.5-2 "
+        f"(default {_OCCLUSION_DEFAULTS.object_scale}: radius 6-10% of the shorter side).",
+        rich_help_panel=_OCCLUSION_PANEL,
+    ),
     former_categories: int | None = typer.Option(None, "--categories", hidden=True),
 ) -> None:
     """Generate a synthetic YouTube-VIS/OVIS-format dataset of moving, occluding shapes with ground truth."""
@@ -119,6 +126,7 @@ def synth(
         full_occlusion_frames=full_occlusion_frames,
         crossing_rate=crossing_rate,
         exit_probability=exit_probability,
+        object_scale=object_scale,
     )
     spec = SynthSpec(
         train_videos=videos,

@@ -16,6 +16,8 @@ SCENARIOS = ("default", "occlusion")
 
 MAX_IDENTICAL_OBJECTS = 8
 MAX_FULL_OCCLUSION_FRAMES = 12
+OBJECT_SCALE_RANGE = (0.5, 2.0)
+"""The accepted ``object_scale`` (the identical objects' radius over the scenario's base radius)."""
 APPROACH_FRAMES = 4
 """The most frames an object takes to go from visible to fully hidden, or back (at any frame size)."""
 CROSSING_HALF_SPAN = 2
@@ -36,6 +38,7 @@ class OcclusionKnobs:
     full_occlusion_frames: tuple[int, int] = (2, 4)
     crossing_rate: float = 0.5
     exit_probability: float = 0.4
+    object_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if not 2 <= self.identical_objects <= MAX_IDENTICAL_OBJECTS:
@@ -50,6 +53,11 @@ class OcclusionKnobs:
         ):
             if not 0.0 <= value <= 1.0:
                 raise UserError(f"{option}: expected a probability between 0 and 1, got {value}")
+        low, high = OBJECT_SCALE_RANGE
+        if not low <= self.object_scale <= high:
+            raise UserError(
+                f"--object-scale: expected a factor between {low} and {high}, got {self.object_scale}"
+            )
         shortest, longest = self.full_occlusion_frames
         if not 2 <= shortest <= longest <= MAX_FULL_OCCLUSION_FRAMES:
             raise UserError(
@@ -86,6 +94,7 @@ def occlusion_knobs_from_options(
     full_occlusion_frames: str | None = None,
     crossing_rate: float | None = None,
     exit_probability: float | None = None,
+    object_scale: float | None = None,
 ) -> OcclusionKnobs:
     """The occlusion knobs given on the command line, the defaults for those left out (None).
 
@@ -98,6 +107,7 @@ def occlusion_knobs_from_options(
         "--full-occlusion-frames": full_occlusion_frames,
         "--crossing-rate": crossing_rate,
         "--exit-probability": exit_probability,
+        "--object-scale": object_scale,
     }
     if scenario != "occlusion":
         for option, value in given.items():
@@ -118,4 +128,5 @@ def occlusion_knobs_from_options(
         ),
         crossing_rate=defaults.crossing_rate if crossing_rate is None else crossing_rate,
         exit_probability=defaults.exit_probability if exit_probability is None else exit_probability,
+        object_scale=defaults.object_scale if object_scale is None else object_scale,
     )

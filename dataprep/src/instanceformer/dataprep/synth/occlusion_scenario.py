@@ -28,6 +28,9 @@ visible, and at least one crossing of two identical objects. The knobs
   the two of the guaranteed crossing crosses an earlier one.
 - ``exit_probability`` (``--exit-probability``, default 0.4): the chance that an identical object leaves
   the view and comes back.
+- ``object_scale`` (``--object-scale``, 0.5-2, default 1): multiplies the identical objects' base radius
+  (drawn from :data:`IDENTICAL_RADIUS_RANGE` of the shorter frame side): larger objects are easier to
+  detect at low resolution, and their crossings hide more of each other.
 
 An optional event is left out when it does not fit into the object's path (the time is taken by another
 event, or the object could not get there at its speed limit). Annotations are those of the default
@@ -98,7 +101,7 @@ def sample_occlusion_scene(
     unit = min(height, width) / REFERENCE_SIDE
     category_id = int(rng.integers(1, num_categories + 1))
     look = sample_appearance(rng)
-    radii, angles = _shared_pose(rng, num_frames, min(height, width))
+    radii, angles = _shared_pose(rng, num_frames, min(height, width), knobs.object_scale)
     frame_size = np.array([width, height], dtype=np.float64)
     radius = float(radii.max())
     reach = SHAPE_EXTENT * radius
@@ -150,11 +153,11 @@ def sample_occlusion_scene(
 
 
 def _shared_pose(
-    rng: np.random.Generator, num_frames: int, shorter_side: int
+    rng: np.random.Generator, num_frames: int, shorter_side: int, object_scale: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """The radii and angles ``(num_frames,)`` that all identical objects share."""
     frames = np.arange(num_frames, dtype=np.float64)
-    base_radius = rng.uniform(*IDENTICAL_RADIUS_RANGE) * shorter_side
+    base_radius = rng.uniform(*IDENTICAL_RADIUS_RANGE) * shorter_side * object_scale
     radii = base_radius * np.exp(
         rng.uniform(0.0, _SIZE_WOBBLE)
         * np.sin(rng.uniform(*_SIZE_FREQUENCY) * frames + rng.uniform(0, 2 * np.pi))
