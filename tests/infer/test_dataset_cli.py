@@ -13,6 +13,12 @@ from instanceformer.core.cli import run_app
 from instanceformer.core.engine import load_analysis
 from instanceformer.core.formats import check_results_against, load_annotations, load_results
 from instanceformer.core.formats.analysis_dumps import ANALYSIS_FILES
+from instanceformer.core.formats.association_file import (
+    ASSOCIATION_FILE,
+    ASSOCIATION_FORMAT_VERSION,
+    TOTAL_KEYS,
+)
+from instanceformer.core.metrics import association_reports, evaluate_results
 from instanceformer.infer.cli import app
 
 
@@ -57,6 +63,37 @@ def test_dataset_writes_valid_results_metrics_and_zip(full_run: Path, synth_root
     assert -1.0 <= metrics["AP"] <= 1.0 and "AR10" in metrics
 
 
+def test_analysis_with_ground_truth_writes_the_association_report(full_run: Path, synth_root: Path) -> None:
+    dataset = load_annotations(synth_root / "annotations" / "instances_valid.json")
+    results = load_results(full_run / "results.json")
+    document = json.loads((full_run / ASSOCIATION_FILE).read_text())
+    assert document["format_version"] == ASSOCIATION_FORMAT_VERSION and document["kind"] == "association"
+    assert [video["video_id"] for video in document["videos"]] == [video.id for video in dataset.videos]
+    for video in document["videos"]:
+        assert video["name"] == dataset.video(video["video_id"]).file_names[0].rsplit("/", 1)[0]
+    reports = association_reports(results, dataset)
+    unnamed = [{key: value for key, value in video.items() if key != "name"} for video in document["videos"]]
+    assert unnamed == reports
+    assert [video["IDSW"] for video in document["videos"]] == [report["IDSW"] for report in reports]
+    identity = evaluate_results(results, dataset, metrics=("identity",))
+    assert document["totals"] == {key: identity[key] for key in TOTAL_KEYS}
+    assert sum(video["IDSW"] for video in document["videos"]) == identity["IDSW"]
+
+
+def test_without_ground_truth_no_association_report_is_written(
+    tiny_run: Path, synth_root: Path, tmp_path: Path
+) -> None:
+    payload = json.loads((synth_root / "annotations" / "instances_valid.json").read_text())
+    payload["annotations"] = None
+    annotations = tmp_path / "no_truth.json"
+    annotations.write_text(json.dumps(payload))
+    out = tmp_path / "out"
+    args = _replace(_dataset_args(tiny_run, synth_root, out, "--analysis"), "--gt", str(annotations))
+    assert run_app(app, args) == 0
+    assert (out / ANALYSIS_FILES["embeddings"]).is_file()
+    assert not (out / "metrics.json").exists() and not (out / ASSOCIATION_FILE).exists()
+
+
 def test_sharded_runs_merge_to_the_unsharded_run(
     full_run: Path, tiny_run: Path, synth_root: Path, tmp_path: Path
 ) -> None:
@@ -66,7 +103,7 @@ def test_sharded_runs_merge_to_the_unsharded_run(
             run_app(app, _dataset_args(tiny_run, synth_root, shard, "--shard", f"{index}/2", "--analysis"))
             == 0
         )
-        assert not (shard / "metrics.json").exists()
+        assert not (shard / "metrics.json").exists() and not (shard / ASSOCIATION_FILE).exists()
     first_shard = load_results(shards[0] / "results.json")
     assert {track.video_id for track in first_shard} == {1, 3}
     merged = tmp_path / "merged"
@@ -76,6 +113,7 @@ def test_sharded_runs_merge_to_the_unsharded_run(
     assert json.loads((merged / "metrics.json").read_text()) == json.loads(
         (full_run / "metrics.json").read_text()
     )
+    assert (merged / ASSOCIATION_FILE).read_bytes() == (full_run / ASSOCIATION_FILE).read_bytes()
     for file_name in ANALYSIS_FILES.values():
         expected, found = load_analysis(full_run / file_name), load_analysis(merged / file_name)
         assert expected.keys() == found.keys()

@@ -75,6 +75,7 @@ def test_dataset_with_force_drops_the_outputs_of_an_earlier_run(
     out = tmp_path / "results"
     out.mkdir()
     (out / "metrics.json").write_text('{"AP": 0.9}')
+    (out / "association.json").write_text('{"videos": []}')
     (out / "notes.txt").write_text("the user's")
     assert run_app(app, [*_dataset_arguments(tiny_run, synth_root, out, gt), "--force"]) == 0
     assert _entries(out) == ["notes.txt", "results.json", "results.zip"]

@@ -14,6 +14,10 @@ _RUN_HELP = "Run folder: the model is rebuilt from RUN/config.yaml (--run-folder
 _CHECKPOINT_HELP = "Checkpoint file (default RUN/checkpoints/last.pt)."
 _DEVICE_HELP = "auto, cpu or cuda[:index] (default: the run's infer.device)."
 _ANALYSIS_HELP = "Also write embeddings.pt, reference_points.pt and sampling_locations.pt."
+_DATASET_ANALYSIS_HELP = (
+    "Also write embeddings.pt, reference_points.pt, sampling_locations.pt and, with ground truth, the "
+    "per-video association report association.json."
+)
 _OUT_HELP = "Output folder (new or empty): results.json, results.zip, metrics.json with ground truth."
 _FORCE_HELP = (
     "Write into a folder that already holds files: replaces ifm-infer's output names, keeps the rest."
@@ -30,7 +34,7 @@ def dataset_command(
     shard: str | None = typer.Option(
         None, "--shard", help="Only shard i of n (i/n); merge with 'ifm-infer merge'."
     ),
-    analysis: bool = typer.Option(False, "--analysis", help=_ANALYSIS_HELP),
+    analysis: bool = typer.Option(False, "--analysis", help=_DATASET_ANALYSIS_HELP),
     device: str | None = typer.Option(None, "--device", help=_DEVICE_HELP),
     force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
     former_annotations: Path | None = typer.Option(None, "--annotations", hidden=True),
@@ -40,7 +44,9 @@ def dataset_command(
     Under torchrun each process takes one shard of the videos and rank 0 writes the merged folder.
     """
     from instanceformer.core.cli import renamed_option, required_option
+    from instanceformer.core.formats.association_file import ASSOCIATION_FILE
     from instanceformer.core.metrics import metrics_table
+    from instanceformer.infer.association_table import print_association_report
     from instanceformer.infer.dataset_run import run_dataset
     from instanceformer.infer.sharding import parse_shard
 
@@ -69,6 +75,8 @@ def dataset_command(
     )
     if summary.metrics is not None:
         console.print(metrics_table(summary.metrics, title=f"{run.name} on {annotations.name}"))
+    if summary.association is not None:
+        print_association_report(console, summary.association, out / ASSOCIATION_FILE)
 
 
 def video_command(
@@ -144,7 +152,9 @@ def merge_command(
     force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
     """Merge the output folders of 'ifm-infer dataset --shard i/n' runs (metrics when the file has GT)."""
+    from instanceformer.core.formats.association_file import ASSOCIATION_FILE
     from instanceformer.core.metrics import metrics_table
+    from instanceformer.infer.association_table import print_association_report
     from instanceformer.infer.sharding import merge_shards
 
     merged = merge_shards(folders, out, force=force)
@@ -152,3 +162,5 @@ def merge_command(
     console.print(f"{len(folders)} shards, {len(merged.tracks)} tracks -> {out}")
     if merged.metrics is not None:
         console.print(metrics_table(merged.metrics, title=f"{out.name} on {merged.annotations.name}"))
+    if merged.association is not None:
+        print_association_report(console, merged.association, out / ASSOCIATION_FILE)

@@ -23,7 +23,8 @@ from instanceformer.infer.sharding import ShardSpec, write_shard_file
 
 @dataclass(frozen=True)
 class DatasetRunSummary:
-    """What :func:`run_dataset` did. ``written`` is False on the ranks that do not write (torchrun)."""
+    """What :func:`run_dataset` did. ``written`` is False on the ranks that do not write (torchrun);
+    ``association`` is the content of ``association.json``, None when it was not written."""
 
     written: bool
     out_dir: Path
@@ -33,6 +34,7 @@ class DatasetRunSummary:
     num_frames: int
     seconds: float
     shard: ShardSpec | None
+    association: dict[str, Any] | None = None
 
 
 def build_engine(loaded: LoadedModel, class_index: ClassIndex, analysis: bool) -> OnlineEngine:
@@ -63,7 +65,8 @@ def run_dataset(
 
     Under torchrun each rank takes the shard ``rank/world_size`` and rank 0 gathers and writes the
     whole folder; with ``shard`` the folder holds that shard and ``shard.json`` for ``ifm-infer merge``.
-    Metrics are computed when the file has ground truth and the folder covers every video. ``out_dir``
+    Metrics are computed when the file has ground truth and the folder covers every video, and with
+    ``analysis`` the per-video association report ``association.json`` too. ``out_dir``
     must be new or empty unless ``force``; it is checked before the model is loaded and filled only when
     everything is written (see :func:`~instanceformer.infer.outputs.inference_output_folder`).
     """
@@ -89,13 +92,26 @@ def run_dataset(
     ordered = order_by_dataset([result for part in gathered for result in part], dataset)
     with inference_output_folder(out_dir, force) as staging:
         written = write_outputs(
-            staging, ordered, dataset, evaluate=shard is None, source=str(out_dir / "results.json")
+            staging,
+            ordered,
+            dataset,
+            evaluate=shard is None,
+            association=analysis,
+            source=str(out_dir / "results.json"),
         )
         if shard is not None:
             write_shard_file(staging, shard, annotations, dataset, analysis)
     num_frames = sum(result.num_frames for result in ordered)
     return DatasetRunSummary(
-        True, out_dir, written.tracks, written.metrics, len(ordered), num_frames, meter.elapsed(), shard
+        True,
+        out_dir,
+        written.tracks,
+        written.metrics,
+        len(ordered),
+        num_frames,
+        meter.elapsed(),
+        shard,
+        written.association,
     )
 
 

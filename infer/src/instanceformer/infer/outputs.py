@@ -1,4 +1,5 @@
-"""Writing an inference output folder: results.json, results.zip, metrics.json, analysis dumps.
+"""Writing an inference output folder: results.json, results.zip, metrics.json, analysis dumps,
+association.json.
 
 Every command of ``ifm-infer`` that writes a folder writes it through :func:`inference_output_folder`:
 a new or empty folder (or any folder with ``--force``, where only the names of :data:`OUTPUT_NAMES` are
@@ -16,15 +17,24 @@ from typing import Any, TypeGuard
 from instanceformer.core.engine import VideoResult, write_analysis
 from instanceformer.core.formats import TrackResult, VideoDataset, write_results_json, write_results_zip
 from instanceformer.core.formats.analysis_dumps import ANALYSIS_FILES
+from instanceformer.core.formats.association_file import ASSOCIATION_FILE
 from instanceformer.core.io import staged_output_folder, write_json_atomic
-from instanceformer.core.metrics import evaluate_results
+from instanceformer.core.metrics import association_document, evaluate_results, prepare_ground_truth
 
 RESULTS_JSON = "results.json"
 RESULTS_ZIP = "results.zip"
 METRICS_JSON = "metrics.json"
 SHARD_FILE = "shard.json"
 OVERLAY_FILE = "overlay.mp4"
-OUTPUT_NAMES = (RESULTS_JSON, RESULTS_ZIP, METRICS_JSON, SHARD_FILE, OVERLAY_FILE, *ANALYSIS_FILES.values())
+OUTPUT_NAMES = (
+    RESULTS_JSON,
+    RESULTS_ZIP,
+    METRICS_JSON,
+    SHARD_FILE,
+    OVERLAY_FILE,
+    *ANALYSIS_FILES.values(),
+    ASSOCIATION_FILE,
+)
 """Every name an ``ifm-infer`` command writes into its output folder."""
 
 
@@ -38,11 +48,13 @@ def inference_output_folder(out_dir: str | Path, force: bool) -> Iterator[Path]:
 
 @dataclass(frozen=True)
 class WrittenOutputs:
-    """What :func:`write_outputs` wrote; ``metrics`` is None without ground truth."""
+    """What :func:`write_outputs` wrote; ``metrics`` is None without ground truth, ``association`` (the
+    content of ``association.json``) is None without ground truth or when not requested."""
 
     out_dir: Path
     tracks: tuple[TrackResult, ...]
     metrics: dict[str, Any] | None
+    association: dict[str, Any] | None = None
 
 
 def order_by_dataset(results: Sequence[VideoResult], dataset: VideoDataset) -> list[VideoResult]:
@@ -57,12 +69,14 @@ def write_outputs(
     dataset: VideoDataset | None,
     *,
     evaluate: bool,
+    association: bool = False,
     source: str = "results",
 ) -> WrittenOutputs:
     """Write the output folder for ``results`` (already in the file's video order).
 
     ``results.json`` and ``results.zip`` always; the analysis dumps when the results carry analysis
-    rows; ``metrics.json`` when ``evaluate`` and ``dataset`` has ground truth.
+    rows; ``metrics.json`` when ``evaluate`` and ``dataset`` has ground truth, and ``association.json``
+    (:func:`write_evaluation`) when ``association`` too.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -76,11 +90,25 @@ def write_outputs(
             offsets.append(total)
             total += len(result.tracks)
         write_analysis(out_dir, analyses, offsets)
-    metrics = None
+    metrics, report = None, None
     if evaluate and has_ground_truth(dataset):
-        metrics = evaluate_results(list(tracks), dataset, source=source)
-        write_json_atomic(out_dir / METRICS_JSON, metrics, indent=2)
-    return WrittenOutputs(out_dir, tracks, metrics)
+        metrics, report = write_evaluation(out_dir, tracks, dataset, association=association, source=source)
+    return WrittenOutputs(out_dir, tracks, metrics, report)
+
+
+def write_evaluation(
+    out_dir: Path, tracks: Sequence[TrackResult], dataset: VideoDataset, *, association: bool, source: str
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Evaluate ``tracks`` against ``dataset`` (with ground truth) and write ``metrics.json`` and, when
+    ``association``, ``association.json``; return their contents (the second None when not written)."""
+    ground_truth = prepare_ground_truth(dataset)
+    metrics = evaluate_results(list(tracks), ground_truth, source=source)
+    write_json_atomic(out_dir / METRICS_JSON, metrics, indent=2)
+    if not association:
+        return metrics, None
+    report = association_document(list(tracks), ground_truth, source=source)
+    write_json_atomic(out_dir / ASSOCIATION_FILE, report, indent=2)
+    return metrics, report
 
 
 def has_ground_truth(dataset: VideoDataset | None) -> TypeGuard[VideoDataset]:

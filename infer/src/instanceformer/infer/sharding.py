@@ -31,14 +31,13 @@ from instanceformer.core.formats import (
 from instanceformer.core.formats.analysis_dumps import ANALYSIS_FILES
 from instanceformer.core.formats.jsonfile import parse_json_bytes
 from instanceformer.core.io import check_output_folder, write_json_atomic
-from instanceformer.core.metrics import evaluate_results
 from instanceformer.infer.outputs import (
-    METRICS_JSON,
     RESULTS_JSON,
     RESULTS_ZIP,
     SHARD_FILE,
     has_ground_truth,
     inference_output_folder,
+    write_evaluation,
 )
 
 SHARD_FORMAT_VERSION = 1
@@ -97,11 +96,14 @@ def _read_shard_file(folder: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class MergedOutputs:
-    """What :func:`merge_shards` wrote; ``metrics`` is None without ground truth."""
+    """What :func:`merge_shards` wrote; ``metrics`` is None without ground truth, ``association`` (the
+    content of ``association.json``) is None without ground truth or when the shards were not
+    ``--analysis`` runs."""
 
     tracks: tuple[TrackResult, ...]
     metrics: dict[str, Any] | None
     annotations: Path
+    association: dict[str, Any] | None = None
 
 
 def merge_shards(
@@ -110,7 +112,9 @@ def merge_shards(
     """Merge the output folders of shards ``0..n-1`` of one dataset into ``out_dir``.
 
     ``out_dir`` must be new or empty unless ``force`` (see
-    :func:`~instanceformer.infer.outputs.inference_output_folder`).
+    :func:`~instanceformer.infer.outputs.inference_output_folder`). With ground truth ``metrics.json``
+    is written and, when every shard was an ``--analysis`` run, the analysis dumps and
+    ``association.json``, as an unsharded run writes them.
 
     Raises:
         UserError: a missing or repeated shard, shards of different runs, or unreadable files.
@@ -146,18 +150,20 @@ def merge_shards(
     merged = tuple(shard_tracks[shard][number] for _, shard, number in entries)
     out_dir = Path(out_dir)
     annotations = Path(first["annotations"])
-    metrics = None
+    analysis = all(record.get("analysis") for record in records)
+    metrics, association = None, None
     with inference_output_folder(out_dir, force) as staging:
         write_results_json(merged, staging / RESULTS_JSON)
         write_results_zip(merged, staging / RESULTS_ZIP)
-        if all(record.get("analysis") for record in records):
+        if analysis:
             _merge_analysis(shard_dirs, shard_tracks, entries, staging)
         if evaluate and annotations.is_file():
             dataset = load_annotations(annotations)
             if has_ground_truth(dataset):
-                metrics = evaluate_results(list(merged), dataset, source=str(out_dir / RESULTS_JSON))
-                write_json_atomic(staging / METRICS_JSON, metrics, indent=2)
-    return MergedOutputs(merged, metrics, annotations)
+                metrics, association = write_evaluation(
+                    staging, merged, dataset, association=analysis, source=str(out_dir / RESULTS_JSON)
+                )
+    return MergedOutputs(merged, metrics, annotations, association)
 
 
 def _merge_analysis(

@@ -6,12 +6,18 @@ gives the summary numbers of the requested metric sets (:data:`METRIC_SETS`; by 
 AP75, APs/m/l, AR1/10/100, ARs/m/l, and APlight/medium/heavy for OVIS-style ground truth; ``hota`` and
 ``identity``: :data:`HOTA_METRICS`, :data:`IDENTITY_METRICS`); :func:`compute_evaluation` the full
 precision/recall arrays; :func:`compute_association` the association counts per category and video;
-:func:`association_reports` how each ground-truth track of each video was followed;
+:func:`association_reports` how each ground-truth track of each video was followed and
+:func:`association_document` the same as the content of ``association.json``
+(:func:`evaluate_files_with_association` for files);
 :func:`evaluate_short_long` the YouTube-VIS 2022 mean of the short- and long-video sets.
 """
 
 from instanceformer.core.metrics.association import AssociationEvaluation, compute_association
-from instanceformer.core.metrics.association_report import association_reports, video_reports
+from instanceformer.core.metrics.association_report import (
+    association_document,
+    association_reports,
+    video_reports,
+)
 from instanceformer.core.metrics.association_summary import (
     COUNT_METRICS,
     HOTA_METRICS,
@@ -20,7 +26,7 @@ from instanceformer.core.metrics.association_summary import (
     identity_summary,
 )
 from instanceformer.core.metrics.evaluator import compute_evaluation, evaluate_results, evaluate_short_long
-from instanceformer.core.metrics.files import evaluate_files
+from instanceformer.core.metrics.files import evaluate_files, evaluate_files_with_association
 from instanceformer.core.metrics.ground_truth import PreparedGroundTruth, prepare_ground_truth
 from instanceformer.core.metrics.metric_sets import DEFAULT_METRIC_SETS, METRIC_SETS, select_metric_sets
 from instanceformer.core.metrics.parameters import (
@@ -55,10 +61,12 @@ __all__ = [
     "Evaluation",
     "PreparedGroundTruth",
     "Subset",
+    "association_document",
     "association_reports",
     "compute_association",
     "compute_evaluation",
     "evaluate_files",
+    "evaluate_files_with_association",
     "evaluate_results",
     "evaluate_short_long",
     "hota_summary",

@@ -14,6 +14,9 @@ video-id order:
   ``"partially_tracked"``, ``"mostly_lost"``, or ``None`` for a track without any mask entry) and
   ``predictions`` (indices into the evaluated results of
   the predicted tracks it was matched to, in the order of their first match).
+
+:func:`association_document` wraps the reports in the layout of ``association.json``
+(:mod:`instanceformer.core.formats.association_file`).
 """
 
 from __future__ import annotations
@@ -24,12 +27,19 @@ from typing import Any
 import numpy as np
 
 from instanceformer.core.formats import TrackResult, VideoDataset
+from instanceformer.core.formats.association_file import (
+    ASSOCIATION_FORMAT_VERSION,
+    ASSOCIATION_KIND,
+    TOTAL_KEYS,
+    video_name,
+)
 from instanceformer.core.metrics.association import (
     AssociationEvaluation,
+    ProgressCallback,
     VideoAssociation,
     compute_association,
 )
-from instanceformer.core.metrics.ground_truth import PreparedGroundTruth
+from instanceformer.core.metrics.ground_truth import PreparedGroundTruth, prepare_ground_truth
 from instanceformer.core.metrics.hota import hota_scores
 from instanceformer.core.metrics.identity import identity_scores
 
@@ -98,9 +108,40 @@ def association_reports(
     ground_truth: VideoDataset | PreparedGroundTruth,
     *,
     source: str = "<results>",
+    progress: ProgressCallback | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate the association of ``results`` and return the per-video reports (module docstring).
 
-    Raises as :func:`~instanceformer.core.metrics.association.compute_association`.
+    ``progress(videos_done, num_videos)`` is called after each video. Raises as
+    :func:`~instanceformer.core.metrics.association.compute_association`.
     """
-    return video_reports(compute_association(results, ground_truth, source=source))
+    return video_reports(compute_association(results, ground_truth, source=source, progress=progress))
+
+
+def association_document(
+    results: Sequence[TrackResult],
+    ground_truth: VideoDataset | PreparedGroundTruth,
+    *,
+    source: str = "<results>",
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """The content of ``association.json`` for ``results``: ``format_version``, ``kind``, ``totals``
+    (the counts ``IDSW``, ``Frag``, ``MT``, ``PT``, ``ML`` summed over the videos) and ``videos`` (the
+    reports of :func:`association_reports`, each with the video's ``name`` after ``video_id``).
+
+    Arguments and errors as for :func:`association_reports`.
+    """
+    if isinstance(ground_truth, VideoDataset):
+        ground_truth = prepare_ground_truth(ground_truth)
+    reports = association_reports(results, ground_truth, source=source, progress=progress)
+    dataset = ground_truth.dataset
+    videos = [
+        {"video_id": report["video_id"], "name": video_name(dataset.video(report["video_id"])), **report}
+        for report in reports
+    ]
+    return {
+        "format_version": ASSOCIATION_FORMAT_VERSION,
+        "kind": ASSOCIATION_KIND,
+        "totals": {key: sum(int(report[key]) for report in reports) for key in TOTAL_KEYS},
+        "videos": videos,
+    }
