@@ -28,6 +28,7 @@ help:
 	@echo "make submit      upload to CodaLab/Codabench: make submit RESULTS=results/x/results.zip COMPETITION=ytvis21"
 	@echo "make bench-infer frames/s and memory of streaming inference"
 	@echo "make bench-train steps/s, clips/s and operator calls per training step (BENCH_TRAIN_ARGS=\"--no-r50\")"
+	@echo "make bench-r50   our R50 training step and frame beside HF Deformable DETR (BENCH_R50_ARGS=\"--transformers-path DIR\")"
 	@echo "make bench-eval  the evaluator against trackeval, in process and as whole processes (BENCH_EVAL_ARGS=\"--videos 20\")"
 	@echo "make demo        the whole pipeline on the built-in synthetic dataset (FORCE=1 starts again)"
 	@echo "make demo-ablation  the demo's training with the temporal parts switched off"
@@ -237,6 +238,18 @@ bench-infer: $(STAMP)
 bench-train: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_train $(BENCH_TRAIN_ARGS)
 
+# Our R50 training step and inference frame beside Hugging Face's DeformableDetrModel (one process, one
+# thread by default, interleaved rounds; best, median and ours/theirs). The Hugging Face row needs
+# transformers and timm: install them outside the project venv, e.g.
+#   .venv/bin/python -m pip install --target /tmp/hfsite transformers && \
+#   .venv/bin/python -m pip install --no-deps --target /tmp/hfsite timm
+# and pass BENCH_R50_ARGS="--transformers-path /tmp/hfsite" (--no-train, --rounds N, --size HxW, --threads N).
+BENCH_R50_ARGS ?=
+
+.PHONY: bench-r50
+bench-r50: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_r50_side_by_side $(BENCH_R50_ARGS)
+
 # Train a model (README, "Training"): make train DATASET=synth PRESET=tiny-cpu RUN=runs/tiny SET="train.max_steps=600"
 # DATASET: ytvis19 | ytvis21 | ytvis22 | ovis | coco | synth; PRESET defaults to the dataset's; RESUME=1 continues.
 PRESET ?=
@@ -249,3 +262,81 @@ train: $(STAMP)
 	$(VENV)/bin/ifm-train run --dataset $(DATASET) --data-root $(DATA_ROOT) --out $(RUN) \
 		$(if $(PRESET),--preset $(PRESET)) $(foreach s,$(SET),--set $(s)) \
 		--nproc-per-node $(NPROC) $(if $(RESUME),--resume)
+
+# The temporal study (README, "What the temporal parts do"): each temporal part switched off in turn,
+# all on and all off, STUDY_SEEDS seeds each, on the default and the occlusion synthetic splits. As in the
+# published recipe (image pretraining, then video training), each split first trains one detector on
+# single frames ($(STUDY_ROOT)/<split>/pretrain); every run starts from it with --init-from, trains on
+# 3-frame clips (preset study-cpu) and is inferred and evaluated (AP, HOTA, identity) into
+# $(STUDY_ROOT)/<split>/<variant>/seed<n>/metrics.json; `ifm-analysis study` tabulates mean +- std.
+# STUDY_JOBS runs at a time, each on STUDY_THREADS threads; finished runs are kept (FORCE=1 starts again).
+STUDY_ROOT ?= runs/study
+STUDY_DATA ?= data/study
+STUDY_SEEDS ?= 1 2 3
+STUDY_SPLITS ?= default occlusion
+STUDY_JOBS ?= 2
+STUDY_THREADS ?= 1
+STUDY_SET ?=
+STUDY_SYNTH ?= --videos 240 --valid-videos 24 --size 160x96 --num-categories 3 --workers 2
+STUDY_SYNTH_default :=
+STUDY_SYNTH_occlusion := --scenario occlusion --object-scale 1.8
+STUDY_PRETRAIN_SET ?= data.num_frames=1 data.frame_range=1 train.max_steps=3000 train.lr_drop_steps=[2500] \
+	train.checkpoint_every=500 train.seed=0
+STUDY_VARIANTS := all-on no-propagation no-memory no-contrastive all-off
+STUDY_SET_all-on :=
+STUDY_SET_no-propagation := model.temporal.propagate_embeddings=false model.temporal.propagate_boxes=false \
+	model.temporal.propagate_classes=false
+STUDY_SET_no-memory := model.temporal.memory=false
+STUDY_SET_no-contrastive := model.temporal.contrastive=false
+STUDY_SET_all-off := $(TEMPORAL_OFF)
+# seeds outermost: a study stopped early holds whole seeds
+STUDY_METRICS := $(foreach seed,$(STUDY_SEEDS),$(foreach split,$(STUDY_SPLITS),$(foreach variant,$(STUDY_VARIANTS),\
+	$(STUDY_ROOT)/$(split)/$(variant)/seed$(seed)/metrics.json)))
+comma := ,
+empty :=
+space := $(empty) $(empty)
+
+.PHONY: study study-runs
+study: $(STAMP)
+	$(if $(filter 1 yes true,$(FORCE)),rm -rf $(STUDY_ROOT))
+	@$(MAKE) --no-print-directory -j$(STUDY_JOBS) study-runs
+	$(VENV)/bin/ifm-analysis study $(STUDY_ROOT) --reference all-off --order $(subst $(space),$(comma),$(STUDY_VARIANTS))
+
+study-runs: $(STUDY_METRICS)
+
+# One split: its dataset and its single-frame detector
+define STUDY_SPLIT
+$(STUDY_DATA)/$(1)/synth/annotations/instances_valid.json:
+	$(VENV)/bin/ifm-prep synth --out $(STUDY_DATA)/$(1)/synth $(STUDY_SYNTH) $(STUDY_SYNTH_$(1)) --force
+
+$(STUDY_ROOT)/$(1)/pretrain/checkpoints/last.pt: $(STUDY_DATA)/$(1)/synth/annotations/instances_valid.json
+	@mkdir -p $(STUDY_ROOT)/$(1)
+	OMP_NUM_THREADS=$(STUDY_THREADS) $(VENV)/bin/ifm-train run --dataset synth --data-root $(STUDY_DATA)/$(1) \
+		--preset study-cpu --out $(STUDY_ROOT)/$(1)/pretrain --resume \
+		$(foreach s,$(STUDY_PRETRAIN_SET),--set $(s)) > $(STUDY_ROOT)/$(1)/pretrain.log 2>&1 || \
+		{ tail -n 5 $(STUDY_ROOT)/$(1)/pretrain.log; exit 1; }
+endef
+
+# One run: <split> <variant> <seed>
+define STUDY_RUN
+$(STUDY_ROOT)/$(1)/$(2)/seed$(3)/metrics.json: $(STUDY_ROOT)/$(1)/pretrain/checkpoints/last.pt
+	@mkdir -p $(STUDY_ROOT)/$(1)/$(2)
+	@run=$(STUDY_ROOT)/$(1)/$(2)/seed$(3)/run; \
+	if [ -e $$$$run/config.yaml ]; then start=--resume; else start="--init-from $(STUDY_ROOT)/$(1)/pretrain"; fi; \
+	echo "ifm-train run ... --out $$$$run $$$$start"; \
+	OMP_NUM_THREADS=$(STUDY_THREADS) $(VENV)/bin/ifm-train run --dataset synth --data-root $(STUDY_DATA)/$(1) \
+		--preset study-cpu --out $$$$run $$$$start --set train.seed=$(3) \
+		$(foreach s,$(STUDY_SET_$(2)) $(STUDY_SET),--set $(s)) > $(STUDY_ROOT)/$(1)/$(2)/seed$(3).log 2>&1 || \
+		{ tail -n 5 $(STUDY_ROOT)/$(1)/$(2)/seed$(3).log; exit 1; }
+	OMP_NUM_THREADS=$(STUDY_THREADS) $(VENV)/bin/ifm-infer dataset --run $(STUDY_ROOT)/$(1)/$(2)/seed$(3)/run \
+		--gt $(STUDY_DATA)/$(1)/synth/annotations/instances_valid.json \
+		--frames $(STUDY_DATA)/$(1)/synth/valid/JPEGImages --out $(STUDY_ROOT)/$(1)/$(2)/seed$(3)/eval \
+		--analysis --force >> $(STUDY_ROOT)/$(1)/$(2)/seed$(3).log 2>&1
+	$(VENV)/bin/ifm-infer evaluate $(STUDY_ROOT)/$(1)/$(2)/seed$(3)/eval/results.json \
+		--gt $(STUDY_DATA)/$(1)/synth/annotations/instances_valid.json --metrics ap,hota,identity \
+		--json $$@ > $(STUDY_ROOT)/$(1)/$(2)/seed$(3)/evaluation.txt
+	@echo "$(1) $(2) seed $(3):" $$$$(grep -E '^│ (AP|AssA|IDSW) ' $(STUDY_ROOT)/$(1)/$(2)/seed$(3)/evaluation.txt | tr -s ' │' ' ')
+endef
+$(foreach split,$(STUDY_SPLITS),$(eval $(call STUDY_SPLIT,$(split))))
+$(foreach split,$(STUDY_SPLITS),$(foreach variant,$(STUDY_VARIANTS),$(foreach seed,$(STUDY_SEEDS),\
+	$(eval $(call STUDY_RUN,$(split),$(variant),$(seed))))))

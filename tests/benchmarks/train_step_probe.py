@@ -5,7 +5,8 @@ Run from the repository root as
 It trains ``WARMUP + 1 + MEASURED`` optimiser steps with the toolkit's own
 trainer (the ``ifm-train run`` code path, progress bar off) and prints one JSON object: the number of
 PyTorch operator calls (ATen operators, forward and backward, optimiser included) of the step after the
-warm-up, and the wall time of each of the ``MEASURED`` steps after it (synchronised on CUDA).
+warm-up, and the wall time and the process CPU time of each of the ``MEASURED`` steps after it
+(synchronised on CUDA; on a loaded machine the CPU time of a one-thread run is the steadier number).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def main(argv: list[str]) -> int:
         ],
     )
     step_seconds: list[float] = []
+    cpu_seconds: list[float] = []
     operator_calls: list[int] = []
     steps_done = [0]
     original_step = trainer_module.Trainer.optimiser_step
@@ -65,11 +67,12 @@ def main(argv: list[str]) -> int:
             return result
         synchronise = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
         synchronise()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         result = original_step(self, batches)
         synchronise()
         if index > num_warmup:
             step_seconds.append(time.perf_counter() - start)
+            cpu_seconds.append(time.process_time() - cpu_start)
         return result
 
     trainer_module.Trainer.optimiser_step = timed_step  # type: ignore[method-assign]
@@ -79,6 +82,7 @@ def main(argv: list[str]) -> int:
         "clips_per_step": config.train.total_batch_size,
         "frames_per_clip": config.data.num_frames,
         "step_seconds": step_seconds,
+        "cpu_seconds": cpu_seconds,
         "operator_calls": operator_calls[0],
         "threads": torch.get_num_threads(),
     }

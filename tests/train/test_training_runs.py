@@ -41,6 +41,9 @@ def test_a_short_run_writes_a_complete_run_folder(data_root: Path, tmp_path: Pat
         assert set(record["lr"]) == {"backbone", "linear_projection", "other"}
         assert record["lr"]["linear_projection"] == pytest.approx(0.1 * record["lr"]["other"])
         assert record["samples_per_s"] > 0 and record["grad_norm"] > 0
+        parts = record["temporal_grad_norm"]
+        assert set(parts) == {"class_prior", "memory_projection", "memory_attention", "embedding_head"}
+        assert all(value >= 0.0 for value in parts.values())
     assert records[-1]["loss"]["total"] == pytest.approx(
         sum(value for name, value in records[-1]["loss"].items() if name != "total"), rel=1e-5
     )

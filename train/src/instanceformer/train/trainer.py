@@ -54,10 +54,12 @@ from instanceformer.train.checkpointing import (
     rank_rng_state,
     remove_partial_writes,
 )
+from instanceformer.train.compilation import CompiledForward
 from instanceformer.train.data.loader import build_train_dataset, build_train_loader
 from instanceformer.train.initialisation import InitReport, initialise_from
 from instanceformer.train.interruption import StopRequest, TrainingInterruptedError
 from instanceformer.train.optimizer import build_optimizer
+from instanceformer.train.part_gradients import part_gradient_norms, temporal_part_parameters
 from instanceformer.train.precision import PrecisionPolicy
 from instanceformer.train.progress import TrainingProgress
 from instanceformer.train.schedule import ScheduledLearningRate, rate_multiplier, total_steps
@@ -240,6 +242,11 @@ class Trainer:
                 device_ids=[self.device] if self.device.type == "cuda" else None,
                 find_unused_parameters=config.data.num_frames == 1,
             )
+        self.temporal_parts = temporal_part_parameters(self.model)
+        self.temporal_grad_norms: dict[str, torch.Tensor] = {}
+        self.forward: Callable[..., Any] = self.network
+        if config.train.compile:
+            self.forward = CompiledForward(self.network, self._compile_fell_back)
         self.last_saved_step = self.state.step if point is not None else -1
         self.last_saved_path: Path | None = None if point is None else point.path
 
@@ -319,7 +326,7 @@ class Trainer:
                 synchronise = self.network.no_sync()
             with synchronise:
                 with self.precision.autocast():
-                    outputs = self.network(batch.images, batch.padding_mask)
+                    outputs = self.forward(batch.images, batch.padding_mask)
                 losses = self.criterion(outputs, batch.targets)
                 contrastive = losses.get(CONTRASTIVE_TERM)
                 objective = losses["total"] * weight
@@ -333,6 +340,7 @@ class Trainer:
         assert isinstance(total, torch.Tensor)  # the criterion returns at least one loss term
         logged["total"] = total
         self.scaler.unscale_(self.optimizer)
+        self.temporal_grad_norms = part_gradient_norms(self.temporal_parts)
         max_norm = self.config.train.clip_max_norm or float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
         self.scaler.step(self.optimizer)
@@ -344,6 +352,9 @@ class Trainer:
         if not np.isfinite(values["total"]):
             raise FloatingPointError(f"non-finite training loss at optimiser step {self.state.step + 1}")
         return values, float(grad_norm)
+
+    def _compile_fell_back(self, reason: str) -> None:
+        self.notes.append(f"train.compile: compiling the model failed, training runs eagerly ({reason})")
 
     def fit(self) -> TrainSummary:
         """Run optimiser steps until the configured end; checkpoint, log and validate on the way.
@@ -390,18 +401,23 @@ class Trainer:
                     samples_per_s = window_steps * samples_per_step / max(elapsed, 1e-9)
                     rates = self.schedule.rates()
                     bar.update(state.step, state.epoch, losses, rates, samples_per_s)
+                    if self.notes:
+                        self._print_notes(bar)
                     if state.step % train.log_every == 0 or state.step == self.total_steps:
-                        self._log(
-                            {
-                                "kind": "train",
-                                "step": state.step,
-                                "epoch": state.epoch,
-                                "loss": losses,
-                                "lr": rates,
-                                "samples_per_s": samples_per_s,
-                                "grad_norm": grad_norm,
+                        record: dict[str, Any] = {
+                            "kind": "train",
+                            "step": state.step,
+                            "epoch": state.epoch,
+                            "loss": losses,
+                            "lr": rates,
+                            "samples_per_s": samples_per_s,
+                            "grad_norm": grad_norm,
+                        }
+                        if self.temporal_grad_norms:
+                            record["temporal_grad_norm"] = {
+                                part: float(norm) for part, norm in self.temporal_grad_norms.items()
                             }
-                        )
+                        self._log(record)
                         window_start, window_steps = time.perf_counter(), 0
                     if state.step % train.checkpoint_every == 0:
                         self.save_checkpoint()

@@ -358,7 +358,8 @@ class TrainConfig:
     ``lr_drop_steps`` when set, else at ``lr_drop_epochs`` x (optimiser steps per epoch); "cosine" decays
     it along half a cosine to 0 at the last step. ``warmup_steps`` ramps it up linearly first.
     ``max_steps`` (optimiser steps) overrides ``epochs`` when set. ``precision`` "auto" is bf16 autocast
-    on CUDA and fp32 on CPU. ``device`` "auto" picks CUDA when available.
+    on CUDA and fp32 on CPU. ``device`` "auto" picks CUDA when available. ``compile`` runs the training
+    forward through ``torch.compile`` (falling back to eager, with a note, when compiling fails).
     """
 
     lr: float = 1e-4
@@ -382,6 +383,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     log_every: int = 20
     validate_every: int | None = None
+    compile: bool = False
 
     def __post_init__(self) -> None:
         for key in ("lr", "lr_backbone", "lr_linear_projection_scale", "weight_decay", "lr_drop_factor"):

@@ -57,7 +57,7 @@ def encoder_reference_points(features: MultiScaleFeatures) -> torch.Tensor:
     """
     device = features.tokens.device
     per_level = []
-    for level, (height, width) in enumerate(features.spatial_shapes.tolist()):
+    for level, (height, width) in enumerate(features.level_shapes):
         rows, columns = torch.meshgrid(
             torch.arange(height, dtype=torch.float32, device=device) + 0.5,
             torch.arange(width, dtype=torch.float32, device=device) + 0.5,

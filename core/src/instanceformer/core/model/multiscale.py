@@ -30,6 +30,8 @@ class MultiScaleFeatures:
         spatial_shapes: ``[num_levels, 2]`` int64 (height, width).
         level_start_index: ``[num_levels]`` int64.
         valid_ratios: ``[batch_size, num_levels, 2]`` (width, height) fraction of each map that is image.
+        level_shapes: the (height, width) of each level as Python ints (``spatial_shapes`` without a
+            device round trip, so compiled code needs no data-dependent values).
     """
 
     tokens: torch.Tensor
@@ -38,6 +40,7 @@ class MultiScaleFeatures:
     spatial_shapes: torch.Tensor
     level_start_index: torch.Tensor
     valid_ratios: torch.Tensor
+    level_shapes: tuple[tuple[int, int], ...]
 
     def repeat_batch(self, repeats: int) -> MultiScaleFeatures:
         """The same levels with every sample repeated ``repeats`` times in a row (``repeat_interleave``)."""
@@ -50,17 +53,18 @@ class MultiScaleFeatures:
             spatial_shapes=self.spatial_shapes,
             level_start_index=self.level_start_index,
             valid_ratios=self.valid_ratios.repeat_interleave(repeats, dim=0),
+            level_shapes=self.level_shapes,
         )
 
     def split_levels(self, tokens: torch.Tensor) -> list[torch.Tensor]:
         """Unflatten ``[batch_size, num_tokens, channels]`` into per-level
         ``[batch_size, channels, height, width]`` maps."""
         maps = []
-        for (height, width), start in zip(
-            self.spatial_shapes.tolist(), self.level_start_index.tolist(), strict=True
-        ):
+        start = 0
+        for height, width in self.level_shapes:
             level = tokens[:, start : start + height * width]  # [B, H*W, C]
             maps.append(level.transpose(1, 2).reshape(tokens.shape[0], -1, height, width))
+            start += height * width
         return maps
 
 
@@ -154,4 +158,5 @@ class InputProjections(nn.Module):
             spatial_shapes=spatial_shapes,
             level_start_index=level_start_index,
             valid_ratios=torch.stack(ratios, dim=1),  # [B, L, 2]
+            level_shapes=tuple(shapes),
         )
