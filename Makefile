@@ -334,7 +334,7 @@ $(STUDY_ROOT)/$(1)/$(2)/seed$(3)/metrics.json: $(STUDY_ROOT)/$(1)/pretrain/check
 		--analysis --force >> $(STUDY_ROOT)/$(1)/$(2)/seed$(3).log 2>&1
 	$(VENV)/bin/ifm-infer evaluate $(STUDY_ROOT)/$(1)/$(2)/seed$(3)/eval/results.json \
 		--gt $(STUDY_DATA)/$(1)/synth/annotations/instances_valid.json --metrics ap,hota,identity \
-		--json $$@ > $(STUDY_ROOT)/$(1)/$(2)/seed$(3)/evaluation.txt
+		--json $$@ > $(STUDY_ROOT)/$(1)/$(2)/seed$(3)/evaluation.txt 2>&1
 	@echo "$(1) $(2) seed $(3):" $$$$(grep -E '^│ (AP|AssA|IDSW) ' $(STUDY_ROOT)/$(1)/$(2)/seed$(3)/evaluation.txt | tr -s ' │' ' ')
 endef
 $(foreach split,$(STUDY_SPLITS),$(eval $(call STUDY_SPLIT,$(split))))

@@ -215,18 +215,25 @@ def dynamic_mask_logits(
     chunks = parameters.split(weight_sizes + bias_sizes, dim=-1)
     weights, biases = chunks[:num_layers], chunks[num_layers:]
     centres, pixels = coordinates.centres_and_pixels(centres, image_sizes, height, width, feature_stride)
-    pixels = pixels.to(parameters.dtype)
+    dtype = parameters.dtype
     first_weight = weights[0].reshape(batch_size, num_instances, bias_sizes[0], channels + 2)
     coordinate_weight, feature_weight = first_weight[..., :2], first_weight[..., 2:]  # [B, N, out, 2 | C]
     coordinate_weight = coordinate_weight * coordinates.scale
-    # W (centre - pixel) + W' features, without materialising per-instance inputs
-    hidden = torch.einsum("bnoc,bcp->bnop", feature_weight, mask_features.flatten(2).to(parameters.dtype))
-    hidden = hidden - torch.einsum("bnoc,bcp->bnop", coordinate_weight, pixels)
-    hidden = hidden + (coordinate_weight @ centres[..., None].to(parameters.dtype)) + biases[0][..., None]
+    # W (centre - pixel) + W' features + b = [W' | -W] [features; pixels] + (W centre + b): one batched
+    # matrix product per video over the shared inputs, without materialising per-instance inputs
+    stacked_weight = torch.cat((feature_weight, -coordinate_weight), dim=-1)  # [B, N, out, C + 2]
+    shared_inputs = torch.cat((mask_features.flatten(2).to(dtype), pixels.to(dtype)), dim=1)  # [B, C+2, HW]
+    offset = (coordinate_weight @ centres[..., None].to(dtype)).squeeze(-1) + biases[0]  # [B, N, out]
+    hidden = torch.baddbmm(
+        offset.reshape(batch_size, num_instances * bias_sizes[0], 1),
+        stacked_weight.reshape(batch_size, num_instances * bias_sizes[0], channels + 2),
+        shared_inputs,
+    )  # [B, N * out, HW]
     for index in range(1, num_layers):
-        hidden = F.relu(hidden)  # [B, N, C, HW]
-        weight = weights[index].reshape(batch_size, num_instances, bias_sizes[index], channels)
-        hidden = weight @ hidden + biases[index][..., None]  # [B, N, out, HW]
+        hidden = F.relu(hidden).reshape(batch_size * num_instances, channels, height * width)
+        weight = weights[index].reshape(batch_size * num_instances, bias_sizes[index], channels)
+        bias = biases[index].reshape(batch_size * num_instances, bias_sizes[index], 1)
+        hidden = torch.baddbmm(bias, weight, hidden)  # [B * N, out, HW]
     logits = hidden.reshape(batch_size, num_instances, height, width)
     return upsampling(logits, feature_stride // output_stride)
 
