@@ -40,6 +40,23 @@ struct BilinearFootprint {
   acc_t fraction_y;
 };
 
+// Pixel coordinate of the normalised location along an axis of `size` pixels (pixel centres at i + 0.5).
+template <typename acc_t>
+C10_HOST_DEVICE inline acc_t pixel_coordinate(acc_t location, acc_t size) {
+  return location * size - static_cast<acc_t>(0.5);
+}
+
+// Bilinear weights of the four corners (order of BilinearFootprint) of a point at the fractional
+// position (fraction_x, fraction_y) of its pixel cell.
+template <typename acc_t>
+C10_HOST_DEVICE inline void corner_weights(acc_t fraction_x, acc_t fraction_y, acc_t (&weights)[4]) {
+  const acc_t one = static_cast<acc_t>(1);
+  weights[0] = (one - fraction_y) * (one - fraction_x);
+  weights[1] = (one - fraction_y) * fraction_x;
+  weights[2] = fraction_y * (one - fraction_x);
+  weights[3] = fraction_y * fraction_x;
+}
+
 // Bilinear footprint of the normalised location (location_x, location_y) on a level of
 // height x width pixels. Locations farther than one pixel outside the level touch nothing.
 template <typename acc_t>
@@ -49,8 +66,8 @@ C10_HOST_DEVICE inline BilinearFootprint<acc_t> bilinear_footprint(
     int64_t height,
     int64_t width) {
   BilinearFootprint<acc_t> footprint;
-  const acc_t pixel_x = location_x * static_cast<acc_t>(width) - static_cast<acc_t>(0.5);
-  const acc_t pixel_y = location_y * static_cast<acc_t>(height) - static_cast<acc_t>(0.5);
+  const acc_t pixel_x = pixel_coordinate(location_x, static_cast<acc_t>(width));
+  const acc_t pixel_y = pixel_coordinate(location_y, static_cast<acc_t>(height));
   // Written so that NaN locations fail the test and touch nothing.
   footprint.touches_level = pixel_x >= static_cast<acc_t>(-1) && pixel_x < static_cast<acc_t>(width) &&
       pixel_y >= static_cast<acc_t>(-1) && pixel_y < static_cast<acc_t>(height);
@@ -82,13 +99,8 @@ C10_HOST_DEVICE inline BilinearFootprint<acc_t> bilinear_footprint(
   footprint.corner_inside[2] = y_high_inside && x_low_inside;
   footprint.corner_inside[3] = y_high_inside && x_high_inside;
 
-  const acc_t one = static_cast<acc_t>(1);
-  const acc_t weights[4] = {
-      (one - fraction_y) * (one - fraction_x),
-      (one - fraction_y) * fraction_x,
-      fraction_y * (one - fraction_x),
-      fraction_y * fraction_x,
-  };
+  acc_t weights[4];
+  corner_weights(fraction_x, fraction_y, weights);
   const int64_t pixels[4] = {
       y_low * width + x_low,
       y_low * width + x_low + 1,
@@ -119,23 +131,23 @@ struct SampleGradients {
 };
 
 // Turns the four corner dot products <grad_output, value[corner]> (over the channels of one head)
-// into the gradients of the attention weight and of the location (x, y) of one sample.
-// `corner_dot` of corners outside the level must be zero; `height`/`width` are the level's size in
-// pixels and scale d(pixel)/d(location).
+// into the gradients of the attention weight and of the location (x, y) of one sample at the fractional
+// position (fraction_x, fraction_y) of its cell, whose corners have the bilinear weights `corner_weight`.
+// `corner_dot` and `corner_weight` of corners outside the level must be zero; `height`/`width` are the
+// level's size in pixels and scale d(pixel)/d(location).
 template <typename acc_t>
-C10_HOST_DEVICE inline SampleGradients<acc_t> sample_gradients(
-    const BilinearFootprint<acc_t>& footprint,
+C10_HOST_DEVICE inline SampleGradients<acc_t> cell_gradients(
+    acc_t fraction_x,
+    acc_t fraction_y,
+    const acc_t corner_weight[4],
     const acc_t corner_dot[4],
     acc_t attention_weight,
     int64_t height,
     int64_t width) {
   const acc_t one = static_cast<acc_t>(1);
-  const acc_t fraction_x = footprint.fraction_x;
-  const acc_t fraction_y = footprint.fraction_y;
   SampleGradients<acc_t> gradients;
-  gradients.attention_weight = footprint.corner_weight[0] * corner_dot[0] +
-      footprint.corner_weight[1] * corner_dot[1] + footprint.corner_weight[2] * corner_dot[2] +
-      footprint.corner_weight[3] * corner_dot[3];
+  gradients.attention_weight = corner_weight[0] * corner_dot[0] + corner_weight[1] * corner_dot[1] +
+      corner_weight[2] * corner_dot[2] + corner_weight[3] * corner_dot[3];
   const acc_t along_x =
       (one - fraction_y) * (corner_dot[1] - corner_dot[0]) + fraction_y * (corner_dot[3] - corner_dot[2]);
   const acc_t along_y =
@@ -143,6 +155,24 @@ C10_HOST_DEVICE inline SampleGradients<acc_t> sample_gradients(
   gradients.location_x = attention_weight * along_x * static_cast<acc_t>(width);
   gradients.location_y = attention_weight * along_y * static_cast<acc_t>(height);
   return gradients;
+}
+
+// cell_gradients for the sample of `footprint`; `corner_dot` of corners outside the level must be zero.
+template <typename acc_t>
+C10_HOST_DEVICE inline SampleGradients<acc_t> sample_gradients(
+    const BilinearFootprint<acc_t>& footprint,
+    const acc_t corner_dot[4],
+    acc_t attention_weight,
+    int64_t height,
+    int64_t width) {
+  return cell_gradients(
+      footprint.fraction_x,
+      footprint.fraction_y,
+      footprint.corner_weight,
+      corner_dot,
+      attention_weight,
+      height,
+      width);
 }
 
 }  // namespace ops
